@@ -1,0 +1,75 @@
+// The strongroom command: `serve` runs the API server; `openapi --write DIR` regenerates the checked-in documents.
+import { parseArgs } from 'node:util';
+
+const USAGE = `Usage:
+  strongroom serve [--bind-address 127.0.0.1] [--secure-port 8443] [--data-dir .strongroom]
+                   [--tls-cert-file F --tls-private-key-file F --client-ca-file F] [--log-level info]
+  strongroom openapi --write DIR
+
+Environment: STRONGROOM_BIND_ADDRESS, STRONGROOM_SECURE_PORT, STRONGROOM_DATA_DIR, STRONGROOM_LOG_LEVEL.`;
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      'bind-address': { type: 'string', default: process.env['STRONGROOM_BIND_ADDRESS'] ?? '127.0.0.1' },
+      'secure-port': { type: 'string', default: process.env['STRONGROOM_SECURE_PORT'] ?? '8443' },
+      'data-dir': { type: 'string', default: process.env['STRONGROOM_DATA_DIR'] ?? '.strongroom' },
+      'tls-cert-file': { type: 'string' },
+      'tls-private-key-file': { type: 'string' },
+      'client-ca-file': { type: 'string' },
+      'log-level': { type: 'string', default: process.env['STRONGROOM_LOG_LEVEL'] ?? 'info' },
+    },
+  });
+  const port = Number(values['secure-port']);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--secure-port: not a port: ${values['secure-port']}`);
+  const certFlags = [values['tls-cert-file'], values['tls-private-key-file']].filter(Boolean).length;
+  if (certFlags === 1) throw new Error('--tls-cert-file and --tls-private-key-file go together');
+  // Loaded on demand so `openapi` does not pull in the whole server.
+  const { startServer } = await import('../server/server.ts');
+  const server = await startServer({
+    bindAddress: values['bind-address']!,
+    port,
+    dataDir: values['data-dir']!,
+    tlsCertFile: values['tls-cert-file'],
+    tlsKeyFile: values['tls-private-key-file'],
+    clientCAFile: values['client-ca-file'],
+    logLevel: values['log-level'],
+  });
+  if (server.kubeconfigPath) {
+    process.stderr.write(`\nStrongroom is serving on ${server.url}\n  kubectl --kubeconfig ${server.kubeconfigPath} get databases\n\n`);
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    server.logger.info({ signal }, 'shutting down');
+    await server.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case 'openapi': {
+      const { values } = parseArgs({ args: rest, options: { write: { type: 'string' } } });
+      if (!values.write) throw new Error('openapi: --write DIR is required');
+      const { writeOpenAPIDocuments } = await import('../api/openapi.ts');
+      writeOpenAPIDocuments(values.write);
+      return;
+    }
+    default:
+      process.stderr.write(`${USAGE}\n`);
+      process.exitCode = command === undefined || command === 'help' || command === '--help' ? 0 : 2;
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`strongroom: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,211 @@
+// The one HTTP handler for every resource and subresource: it maps a RequestInfo onto the generic store.
+import type { Context } from 'koa';
+import { badRequest, methodNotAllowed, pathNotFound } from '../api/errors.ts';
+import type { KubeObject } from '../api/meta.ts';
+import { managerFromUserAgent } from '../registry/fieldmanager/index.ts';
+import {
+  parseDeleteOptions,
+  parseDryRun,
+  parseFieldManager,
+  parseFieldValidation,
+  parseListOptions,
+} from '../registry/options.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { ResourceStore, WriteOptions, WriteResult } from '../registry/store.ts';
+import { getScale, patchScale, runAction, updateScale } from '../registry/subresources.ts';
+import { parseIncludeObject } from '../registry/table.ts';
+import type { WatchSettings } from '../registry/watch.ts';
+import { parseBody, readBody } from './body.ts';
+import type { Metrics } from './metrics.ts';
+import { bodyFormat, negotiateOutput, patchType, type Representation } from './negotiation.ts';
+import { renderList, renderObject, serialize } from './render.ts';
+import type { ResourceRequestInfo } from './requestinfo.ts';
+import { serveWatch } from './watchstream.ts';
+
+export interface ResourceHandlerDeps {
+  registry: Registry;
+  group: string;
+  version: string;
+  watch: WatchSettings;
+  metrics: Metrics;
+}
+
+export async function handleResource(ctx: Context, info: ResourceRequestInfo, deps: ResourceHandlerDeps): Promise<void> {
+  if (info.apiGroup !== deps.group || info.apiVersion !== deps.version) throw pathNotFound(info.path);
+  const store = deps.registry.store(info.resource);
+  if (!store) throw pathNotFound(info.path);
+  const { def } = store;
+  // A list or watch may carry a name (from its fieldSelector, for RBAC), yet it always addresses the collection.
+  const collection = info.verb === 'list' || info.verb === 'watch' || !info.name;
+  if (def.namespaced && !info.namespace && !(collection && (info.verb === 'list' || info.verb === 'watch'))) {
+    throw pathNotFound(info.path);
+  }
+  if (!def.namespaced && info.namespace) throw pathNotFound(info.path);
+  const query = new URLSearchParams(ctx.querystring);
+  const ns = info.namespace;
+
+  if (collection) {
+    if (info.subresource) throw pathNotFound(info.path);
+    return handleCollection(ctx, info, store, query, deps);
+  }
+  const name = info.name;
+  switch (info.subresource) {
+    case '':
+      return handleItem(ctx, info, store, query, ns, name);
+    case 'status':
+      if (!def.subresources.status) throw pathNotFound(info.path);
+      return handleStatusOrItem(ctx, info, store, query, ns, name, 'status');
+    case 'scale':
+      if (!def.subresources.scale) throw pathNotFound(info.path);
+      return handleScale(ctx, info, store, query, ns, name);
+    default: {
+      const action = def.subresources.actions[info.subresource];
+      if (!action) throw pathNotFound(info.path);
+      if (info.verb !== 'create') throw methodNotAllowed(info.verb, store.qualified);
+      const target = deps.registry.store(action.creates)!;
+      const raw = await readBody(ctx.req);
+      const body = parseBody(raw, bodyFormat(ctx.get('Content-Type')));
+      const result = await runAction(store, target, action, ns, name, body, writeOptions(ctx, query));
+      return respondWrite(ctx, target, query, result, 201);
+    }
+  }
+}
+
+async function handleCollection(ctx: Context, info: ResourceRequestInfo, store: ResourceStore, query: URLSearchParams, deps: ResourceHandlerDeps) {
+  const ns = info.namespace;
+  switch (info.verb) {
+    case 'list': {
+      const options = parseListOptions(query);
+      const rep = negotiateOutput(ctx.get('Accept'), 'list');
+      const list = await store.list(ns, options);
+      return send(ctx, 200, renderList(store.def, list, rep, parseIncludeObject(query.get('includeObject'))), rep);
+    }
+    case 'watch': {
+      const options = parseListOptions(query);
+      const rep = negotiateOutput(ctx.get('Accept'), 'item');
+      ctx.respond = false;
+      return serveWatch(ctx.res, store, ns, options, rep, parseIncludeObject(query.get('includeObject')), deps.watch, deps.metrics);
+    }
+    case 'create': {
+      const raw = await readBody(ctx.req);
+      const body = parseBody(raw, bodyFormat(ctx.get('Content-Type')));
+      if (body === undefined) throw badRequest('the body of the request is empty');
+      const result = await store.create(ns, body, writeOptions(ctx, query));
+      return respondWrite(ctx, store, query, result, 201);
+    }
+    case 'deletecollection': {
+      const raw = await readBody(ctx.req);
+      const deleteOptions = parseDeleteOptions(parseBody(raw, 'json'), query);
+      const list = await store.deleteCollection(ns, parseListOptions(query), deleteOptions);
+      const rep = negotiateOutput(ctx.get('Accept'), 'list');
+      return send(ctx, 200, renderList(store.def, list, rep, 'Metadata'), rep);
+    }
+    default:
+      throw methodNotAllowed(info.verb, store.qualified);
+  }
+}
+
+async function handleItem(ctx: Context, info: ResourceRequestInfo, store: ResourceStore, query: URLSearchParams, ns: string | undefined, name: string) {
+  if (info.verb === 'delete') {
+    const raw = await readBody(ctx.req);
+    const options = parseDeleteOptions(parseBody(raw, 'json'), query);
+    const { status, body } = await store.delete(ns, name, options);
+    const rep = negotiateOutput(ctx.get('Accept'), 'item');
+    const rendered = body.kind === 'Status' ? body : renderObject(store.def, body as KubeObject, rep, 'Metadata');
+    return send(ctx, status, rendered, rep);
+  }
+  return handleStatusOrItem(ctx, info, store, query, ns, name, '');
+}
+
+async function handleStatusOrItem(
+  ctx: Context,
+  info: ResourceRequestInfo,
+  store: ResourceStore,
+  query: URLSearchParams,
+  ns: string | undefined,
+  name: string,
+  subresource: '' | 'status',
+) {
+  switch (info.verb) {
+    case 'get': {
+      const rep = negotiateOutput(ctx.get('Accept'), 'item');
+      const obj = await store.get(ns, name);
+      return send(ctx, 200, renderObject(store.def, obj, rep, parseIncludeObject(query.get('includeObject'))), rep);
+    }
+    case 'update': {
+      const raw = await readBody(ctx.req);
+      const body = parseBody(raw, bodyFormat(ctx.get('Content-Type')));
+      if (body === undefined) throw badRequest('the body of the request is empty');
+      const result = await store.update(ns, name, body, subresource, writeOptions(ctx, query));
+      return respondWrite(ctx, store, query, result, 200);
+    }
+    case 'patch': {
+      const kind = patchType(ctx.get('Content-Type'));
+      const raw = await readBody(ctx.req);
+      const patch = parseBody(raw, kind === 'apply' ? 'yaml' : 'json');
+      if (patch === undefined) throw badRequest('the body of the request is empty');
+      const force = parseForce(query, kind);
+      const options = writeOptions(ctx, query, kind === 'apply');
+      const result = await store.patch(ns, name, kind, patch, subresource, { ...options, force });
+      return respondWrite(ctx, store, query, result, result.created ? 201 : 200);
+    }
+    default:
+      throw methodNotAllowed(info.verb, store.qualified);
+  }
+}
+
+async function handleScale(ctx: Context, info: ResourceRequestInfo, store: ResourceStore, query: URLSearchParams, ns: string | undefined, name: string) {
+  const rep = negotiateOutput(ctx.get('Accept'), 'item');
+  switch (info.verb) {
+    case 'get':
+      return send(ctx, 200, await getScale(store, ns, name), rep);
+    case 'update': {
+      const body = parseBody(await readBody(ctx.req), bodyFormat(ctx.get('Content-Type')));
+      const { scale, result } = await updateScale(store, ns, name, body, writeOptions(ctx, query));
+      setWarnings(ctx, result.warnings);
+      return send(ctx, 200, scale, rep);
+    }
+    case 'patch': {
+      const kind = patchType(ctx.get('Content-Type'));
+      const patch = parseBody(await readBody(ctx.req), 'json');
+      const { scale, result } = await patchScale(store, ns, name, kind, patch, writeOptions(ctx, query));
+      setWarnings(ctx, result.warnings);
+      return send(ctx, 200, scale, rep);
+    }
+    default:
+      throw methodNotAllowed(info.verb, store.qualified);
+  }
+}
+
+function parseForce(query: URLSearchParams, kind: string): boolean {
+  const force = query.get('force');
+  if (force === null) return false;
+  if (kind !== 'apply') throw badRequest('force: Forbidden: may not be specified for non-apply patch');
+  return force === 'true' || force === '1';
+}
+
+function writeOptions(ctx: Context, query: URLSearchParams, isApply = false): WriteOptions {
+  const explicit = parseFieldManager(query.get('fieldManager'), isApply);
+  return {
+    dryRun: parseDryRun(query.getAll('dryRun')),
+    fieldManager: explicit ?? managerFromUserAgent(ctx.get('User-Agent')),
+    fieldValidation: parseFieldValidation(query.get('fieldValidation')),
+  };
+}
+
+function respondWrite(ctx: Context, store: ResourceStore, query: URLSearchParams, result: WriteResult, code: number): void {
+  setWarnings(ctx, result.warnings);
+  const rep = negotiateOutput(ctx.get('Accept'), 'item');
+  send(ctx, code, renderObject(store.def, result.object, rep, parseIncludeObject(query.get('includeObject'))), rep);
+}
+
+function setWarnings(ctx: Context, warnings: string[]): void {
+  for (const w of new Set(warnings)) ctx.append('Warning', `299 - "${w.replace(/["\\]/g, '\\$&')}"`);
+}
+
+function send(ctx: Context, status: number, value: unknown, rep: Representation): void {
+  const { contentType, body } = serialize(value, rep);
+  ctx.status = status;
+  ctx.type = contentType;
+  ctx.body = body;
+}
