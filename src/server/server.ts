@@ -8,6 +8,7 @@ import pino, { type Logger } from 'pino';
 import { resources } from '../api/resources.ts';
 import { Registry } from '../registry/registry.ts';
 import { WatchCache } from '../storage/cache.ts';
+import type { CompactorOptions } from '../storage/compactor.ts';
 import { SqliteStorage } from '../storage/sqlite.ts';
 import { createApp } from './app.ts';
 import { chainAuthenticators, x509Authenticator } from './authentication.ts';
@@ -31,6 +32,8 @@ export interface ServerConfig {
   logLevel?: string;
   /** How often watches with allowWatchBookmarks get a bookmark. */
   bookmarkIntervalMs?: number;
+  /** History kept for watches and Exact lists: the backend's compaction policy and the watch cache's event window. */
+  history?: { compaction?: CompactorOptions; watchCacheCapacity?: number };
   logger?: Logger;
 }
 
@@ -53,8 +56,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   mkdirSync(config.dataDir, { recursive: true });
 
   const backend = SqliteStorage.open(join(config.dataDir, 'strongroom.db'));
-  const stopCompactor = backend.startCompactor({});
-  const storage = new WatchCache(backend, { prefix: '/' });
+  const stopCompactor = backend.startCompactor(config.history?.compaction ?? {});
+  const storage = new WatchCache(backend, { prefix: '/', capacity: config.history?.watchCacheCapacity });
   let ready = false;
   const loaded = storage.ready.then(() => {
     ready = true;

@@ -5,7 +5,7 @@ import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { startServer, type RunningServer } from '../../src/server/server.ts';
+import { startServer, type RunningServer, type ServerConfig } from '../../src/server/server.ts';
 
 export interface Response {
   status: number;
@@ -41,13 +41,16 @@ export interface WatchStream {
   stop(): void;
 }
 
-export async function startTestServer(options: { dataDir?: string; bookmarkIntervalMs?: number } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { dataDir?: string; bookmarkIntervalMs?: number; history?: ServerConfig['history'] } = {},
+): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'strongroom-test-'));
   const server = await startServer({
     bindAddress: '127.0.0.1',
     port: 0,
     dataDir,
     bookmarkIntervalMs: options.bookmarkIntervalMs,
+    history: options.history,
     logger: pino({ level: 'silent' }),
   });
   const tls = (init?: RequestInit): RequestOptions => ({
