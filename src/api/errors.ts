@@ -24,9 +24,9 @@ export class StatusError extends Error {
       metadata: {},
       status: 'Failure',
       message: this.message,
-      reason: this.reason,
       code: this.code,
     };
+    if (this.reason) status.reason = this.reason;
     if (this.details) status.details = this.details;
     return status;
   }
@@ -85,9 +85,10 @@ export const unsupportedMediaType = (contentType: string, accepted: string[]) =>
     `the body of the request was in an unknown format${contentType ? ` (${contentType})` : ''} - accepted media types include: ${accepted.join(', ')}`,
   );
 
-/** 422 Invalid with one cause per field error, as apimachinery's `errors.NewInvalid`. */
+/** 422 Invalid with one cause per field error, as apimachinery's `errors.NewInvalid` (several come as `[a, b]`). */
 export function invalid(kind: string, group: string, name: string, errors: FieldError[]): StatusError {
-  const summary = errors.map((e) => `${e.field}: ${e.message}`).join(', ');
+  const each = errors.map((e) => `${e.field}: ${e.message}`);
+  const summary = each.length === 1 ? each[0] : `[${each.join(', ')}]`;
   const causes = errors.map((e) => ({ reason: e.type, message: e.message, field: e.field }));
   return new StatusError(422, 'Invalid', `${kind}.${group} "${name}" is invalid: ${summary}`, { name, group, kind, causes });
 }

@@ -17,7 +17,8 @@ export interface ManagedFieldsEntry {
   manager: string;
   operation: 'Apply' | 'Update';
   apiVersion: string;
-  time: string;
+  /** Absent on an entry that has never changed anything (a no-op apply), as upstream records it. */
+  time?: string;
   fieldsType: 'FieldsV1';
   fieldsV1: FieldsV1;
   subresource?: string;

@@ -6,6 +6,7 @@ import type { ResourceDefinition } from '../api/definition.ts';
 import { badRequest, invalid } from '../api/errors.ts';
 import type { FieldError, KubeObject } from '../api/meta.ts';
 import { applySchemaDefaults, pruneUnknownFields } from '../api/schema.ts';
+import { validateManagedFields } from './fieldmanager/index.ts';
 import { coerceObjectMeta, validateObjectMeta, validateObjectMetaUpdate } from './objectmeta.ts';
 import type { FieldValidation } from './options.ts';
 
@@ -81,7 +82,7 @@ export function prepareForCreate(def: ResourceDefinition, obj: KubeObject, names
 }
 
 export function validateCreate(def: ResourceDefinition, obj: KubeObject): void {
-  const errors = [...validateObjectMeta(obj.metadata, def.namespaced), ...def.validate(obj)];
+  const errors = [...validateMetadata(def, obj), ...def.validate(obj)];
   throwIfInvalid(def, obj, errors);
 }
 
@@ -130,12 +131,16 @@ export function prepareForUpdate(def: ResourceDefinition, obj: KubeObject, old: 
 
 export function validateUpdate(def: ResourceDefinition, obj: KubeObject, old: KubeObject): void {
   const errors = [
-    ...validateObjectMeta(obj.metadata, def.namespaced),
+    ...validateMetadata(def, obj),
     ...validateObjectMetaUpdate(obj.metadata, old.metadata),
     ...def.validate(obj),
     ...def.validateUpdate(obj, old),
   ];
   throwIfInvalid(def, obj, errors);
+}
+
+function validateMetadata(def: ResourceDefinition, obj: KubeObject): FieldError[] {
+  return [...validateObjectMeta(obj.metadata, def.namespaced), ...validateManagedFields(obj.metadata.managedFields ?? [])];
 }
 
 export function rfc3339(date: Date): string {

@@ -22,7 +22,8 @@ function assertInvalid(fn: () => unknown, kind: string, causes: string[]): void 
     assert.equal(err.reason, 'Invalid');
     assert.equal(err.details?.kind, kind);
     assert.equal(err.details?.group, 'meta.k8s.io');
-    assert.equal(err.message, `${kind}.meta.k8s.io "" is invalid: ${causes.join(', ')}`);
+    const summary = causes.length === 1 ? causes[0] : `[${causes.join(', ')}]`;
+    assert.equal(err.message, `${kind}.meta.k8s.io "" is invalid: ${summary}`);
     assert.deepEqual(
       err.details?.causes?.map((c) => `${c.field}: ${c.message}`),
       causes,

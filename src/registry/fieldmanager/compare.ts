@@ -20,10 +20,6 @@ export function compareValues(lhs: Value, rhs: Value, atom: Atom): Comparison {
   return cmp;
 }
 
-export function isSame(c: Comparison): boolean {
-  return c.removed.empty() && c.modified.empty() && c.added.empty();
-}
-
 /** The comparison without the fields of `ignored` and everything below them (Comparison.FilterFields). */
 export function withoutFields(c: Comparison, ignored: FieldSet): Comparison {
   return {

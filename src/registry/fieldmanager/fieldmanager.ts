@@ -126,7 +126,9 @@ function resetFields(statusSubresource: boolean, subresource: string): FieldSet 
  * Server-side apply: merges `applied` into the live object for `manager` and records its ownership. Throws 409
  * Conflict (FieldManagerConflict causes) when it would change fields other managers own and `force` is not set,
  * 422 for a missing or bad fieldManager, 400 for a wrong apiVersion/kind or a body carrying managedFields, 500 when
- * the body does not fit the schema (as upstream). The caller runs defaulting, validation and storage afterwards.
+ * the body does not fit the schema (as upstream). An apply that changes nothing returns the live object, with its
+ * managedFields updated if ownership changed. Nulls the schema does not allow are dropped, as the Go server's schema
+ * coercion does before storing; the caller runs defaulting, validation and storage afterwards.
  */
 export function apply(o: ApplyOptions): { object: KubeObject } {
   const managerErrors = validateApplyFieldManager(o.manager);
@@ -225,8 +227,8 @@ function recordUpdate(live: ValueMap, next: ValueMap, managed: Managed, manager:
 /** buildManagerInfo + managedFieldsUpdater + stripMeta + structuredMerge.Update. */
 function updateAs(live: ValueMap, next: ValueMap, managed: Managed, manager: string, ctx: Context): Managed {
   const id = managerIdentifier({ manager: manager || 'unknown', operation: 'Update', apiVersion: ctx.apiVersion, subresource: ctx.subresource });
-  const nextValue = typed(next, true, (e) => `failed to convert new object (${describeObject(next)}) to smd typed: ${e}`, ctx);
-  const liveValue = typed(live, true, (e) => `failed to convert live object (${describeObject(live)}) to smd typed: ${e}`, ctx);
+  const nextValue = asTyped(next, true, (e) => `failed to convert new object (${describeObject(next)}) to smd typed: ${e}`, ctx);
+  const liveValue = asTyped(live, true, (e) => `failed to convert live object (${describeObject(live)}) to smd typed: ${e}`, ctx);
   // The write is recorded under a placeholder first, so that the writer's own earlier fields are compared too.
   const fields = updateManagers(ctx.scope, liveValue, nextValue, ctx.apiVersion, managed.fields, CURRENT_OPERATION);
   stripNeverOwned(fields, CURRENT_OPERATION);
@@ -317,8 +319,8 @@ function applyAs(live: ValueMap, applied: ValueMap, managed: Managed, manager: s
   let config: Value;
   let liveValue: Value;
   try {
-    config = typed(applied, false, (e) => `failed to create typed patch object (${describeObject(applied)}): ${e}`, ctx);
-    liveValue = typed(live, true, (e) => `failed to create typed live object (${describeObject(live)}): ${e}`, ctx);
+    config = asTyped(applied, false, (e) => `failed to create typed patch object (${describeObject(applied)}): ${e}`, ctx);
+    liveValue = asTyped(live, true, (e) => `failed to create typed live object (${describeObject(live)}): ${e}`, ctx);
   } catch (err) {
     if (err instanceof ObjectTypeError) throw unknownError(err.message);
     throw err;
@@ -335,7 +337,7 @@ function applyAs(live: ValueMap, applied: ValueMap, managed: Managed, manager: s
 
 // --- helpers ----------------------------------------------------------------------------------------------------
 
-function typed(obj: ValueMap, allowDuplicates: boolean, describe: (errors: string) => string, ctx: Context): Value {
+function asTyped(obj: ValueMap, allowDuplicates: boolean, describe: (errors: string) => string, ctx: Context): Value {
   const errors = validate(obj, ctx.scope.type, allowDuplicates);
   if (errors.length > 0) throw new ObjectTypeError(describe(formatValidationErrors(errors)));
   return obj;

@@ -1,7 +1,7 @@
 // Field paths as structured-merge-diff names them (fieldpath/element.go, path.go, serialize-pe.go): a struct field or
 // map key, a list-map item by its keys, a set item by its value, or an atomic list item by its index.
 import { compareStrings, goJSON } from './gofmt.ts';
-import { compare, equals, isMap, valueToString, type Value } from './value.ts';
+import { compare, isMap, valueToString, type Value } from './value.ts';
 
 export type KeyField = readonly [name: string, value: Value];
 
@@ -50,22 +50,6 @@ function compareKeys(a: readonly KeyField[], b: readonly KeyField[]): number {
     if (i >= b.length) return 1;
     const c = compareStrings(a[i]![0], b[i]![0]) || compare(a[i]![1], b[i]![1]);
     if (c !== 0) return c;
-  }
-}
-
-export function elementsEqual(a: PathElement, b: PathElement): boolean {
-  if (a.kind !== b.kind) return false;
-  switch (a.kind) {
-    case 'field':
-      return a.name === (b as typeof a).name;
-    case 'index':
-      return a.index === (b as typeof a).index;
-    case 'value':
-      return equals(a.value, (b as typeof a).value);
-    case 'key': {
-      const other = (b as typeof a).fields;
-      return a.fields.length === other.length && a.fields.every(([n, v], i) => n === other[i]![0] && equals(v, other[i]![1]));
-    }
   }
 }
 
