@@ -171,6 +171,15 @@ export function createApp(deps: AppDeps): Koa<State> {
       case `/apis/${GROUP}/${VERSION}`:
         return serveDocument(ctx, docs.resourceList, 'application/json');
       case '/openapi/v2':
+        // kubectl's client-side validation asks only for gnostic protobuf. We publish the document as JSON; the
+        // protobuf answer is an empty Document, which makes kubectl leave validation to the server (Strict field
+        // validation) instead of failing to decode JSON as protobuf.
+        if (wantsOnlyProtobufOpenAPI(ctx)) {
+          // The answer names the type with '.' for '@', as kube-openapi does: Go's mime parser refuses '@'.
+          ctx.type = OPENAPI_V2_PROTOBUF.replace('@', '.');
+          ctx.body = Buffer.alloc(0);
+          return;
+        }
         return serveDocument(ctx, docs.v2, 'application/json', true);
       case '/openapi/v3':
         return serveDocument(ctx, docs.v3Root, 'application/json', true);
@@ -183,11 +192,27 @@ export function createApp(deps: AppDeps): Koa<State> {
         ctx.type = 'text/plain; version=0.0.4; charset=utf-8';
         ctx.body = await deps.metrics.render();
         return;
-      default:
+      default: {
+        // Standalone there is no namespace object: every namespace exists. kubectl looks one up after a 404 to
+        // tell "namespace not found" from "object not found".
+        const namespace = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(path)?.[1];
+        if (namespace) return serveDocument(ctx, document(implicitNamespace(namespace)), 'application/json');
         throw pathNotFound(ctx.path);
+      }
     }
   });
   return app;
+}
+
+const OPENAPI_V2_PROTOBUF = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf';
+
+function wantsOnlyProtobufOpenAPI(ctx: Context): boolean {
+  const ranges = parseMediaRanges(ctx.get('Accept'));
+  return ranges.length > 0 && ranges.every((r) => r.type === OPENAPI_V2_PROTOBUF);
+}
+
+function implicitNamespace(name: string) {
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } };
 }
 
 function wantsAggregated(ctx: Context): boolean {
@@ -240,6 +265,7 @@ function observe(ctx: Context, metrics: Metrics, started: bigint): void {
     scope: !resource ? '' : resource.name ? 'resource' : resource.namespace ? 'namespace' : 'cluster',
     code: ctx.status,
     seconds,
-    bytes: typeof ctx.body === 'string' ? Buffer.byteLength(ctx.body) : 0,
+    // The Content-Length Koa set with the body: measuring a string again would cost as much as encoding it.
+    bytes: ctx.length ?? 0,
   });
 }
