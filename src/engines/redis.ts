@@ -1,0 +1,173 @@
+// Redis: ordinal 0 is the primary, every other ordinal starts with `replicaof <database>-0` on the headless Service.
+// One password, from the credentials Secret, is both `requirepass` (clients) and `masterauth` (replicas to the
+// primary). It goes on the command line through the environment, not into the ConfigMap, which anyone who may read
+// ConfigMaps could read. Redis needs no first-time setup, so no init Job.
+import type { Database } from '../api/database.ts';
+import type { FieldError } from '../api/meta.ts';
+import {
+  assertRenderable,
+  childNames,
+  configHash,
+  configMap,
+  connectionSecret,
+  CONTAINER_SECURITY_CONTEXT,
+  containerPorts,
+  containerResources,
+  credentialEnv,
+  DATA_VOLUME,
+  execProbe,
+  identity,
+  memberHost,
+  memberName,
+  memoryLimitBytes,
+  parameterErrors,
+  POD_NAME_ENV,
+  probes,
+  serviceHost,
+  sortedParameters,
+  statefulSet,
+  upgradeKind,
+  versionErrors,
+  versionOf,
+  type NamedPort,
+} from './common.ts';
+import { credentialsSecret } from './credentials.ts';
+import type { DesiredState, Engine, EngineContext } from './engine.ts';
+import { primaryWithReplicas } from './replicated.ts';
+
+const PORT: NamedPort = { name: 'redis', port: 6379 };
+/** The redis user of the Debian-based official image. */
+const UID = 999;
+const DATA_MOUNT = '/data';
+const CONFIG_DIR = '/etc/strongroom';
+
+export const REDIS_CREDENTIALS = { password: 'password' } as const;
+
+function image(version: string): string {
+  const errors = versionErrors('redis', version);
+  if (errors.length > 0) throw new Error(`no redis image for ${version}: ${errors[0]!.message}`);
+  return `docker.io/library/redis:${version}`;
+}
+
+function parameterErrorsOf(parameters: Readonly<Record<string, string>> | undefined): FieldError[] {
+  return parameterErrors(parameters, {
+    engine: 'redis',
+    keyPattern: /^[a-z][a-z0-9-]*$/,
+    keyDescription: 'a redis.conf directive such as maxmemory-policy',
+    // `include` would read another file over the managed settings.
+    alsoManaged: ['include'],
+  });
+}
+
+/**
+ * A redis.conf argument. Plain values are written as they are, so multi-word directives such as `save 900 1 300 10`
+ * work; an empty value, or one with a line break or a quote, is written as one double-quoted argument, so `save ""`
+ * works and no value can start another directive.
+ */
+function argument(value: string): string {
+  if (value !== '' && !/[\r\n"'\\]/.test(value)) return value;
+  return `"${value.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n').replaceAll('\r', '\\r')}"`;
+}
+
+/**
+ * Strongroom's defaults, then `spec.parameters` (a later line wins), then what Strongroom manages. No `bind`: Redis
+ * then listens on every interface, and protected mode stays out of the way because a password is always set.
+ */
+function redisConf(db: Database): string {
+  const defaults: [string, string][] = [];
+  const memory = memoryLimitBytes(db);
+  // Three quarters of the limit for data leaves room for replication buffers and fork copy-on-write, so Redis
+  // refuses writes before the kernel kills it.
+  if (memory !== undefined) defaults.push(['maxmemory', String(Math.floor(memory * 0.75))]);
+  const managed: [string, string][] = [
+    ['port', String(PORT.port)],
+    ['dir', DATA_MOUNT],
+    ['dbfilename', 'dump.rdb'],
+    ['daemonize', 'no'],
+  ];
+  const line = ([key, value]: [string, string]) => `${key} ${argument(value)}`;
+  return [
+    `# Written by Strongroom for Database ${identity(db).namespace}/${identity(db).name}: change spec.parameters instead.`,
+    ...defaults.map(line),
+    ...sortedParameters(db).map(line),
+    '# Managed by Strongroom.',
+    ...managed.map(line),
+    '',
+  ].join('\n');
+}
+
+/** Every member but ordinal 0 replicates the primary; the password arrives through the environment. */
+const START_SCRIPT = `set -eu
+set -- ${CONFIG_DIR}/redis.conf --requirepass "$REDIS_PASSWORD" --masterauth "$REDIS_PASSWORD"
+if [ "\${POD_NAME##*-}" != 0 ]; then set -- "$@" --replicaof "$PRIMARY_HOST" ${PORT.port}; fi
+exec redis-server "$@"
+`;
+
+function desired(db: Database, ctx: EngineContext): DesiredState {
+  const version = versionOf(db);
+  assertRenderable(db, [...versionErrors('redis', version), ...parameterErrorsOf(db.spec.parameters)]);
+  const names = childNames(db);
+  const { secret: credentials, passwords } = credentialsSecret(
+    db,
+    Object.values(REDIS_CREDENTIALS),
+    ctx.credentials,
+    ctx.generatePassword,
+  );
+  const config = configMap(db, names.config, { 'redis.conf': redisConf(db) });
+  const host = serviceHost(db, names.client, ctx);
+  const password = passwords[REDIS_CREDENTIALS.password]!;
+  const connection = connectionSecret(db, {
+    host,
+    port: String(PORT.port),
+    username: 'default',
+    password,
+    uri: `redis://default:${password}@${host}:${PORT.port}/0`,
+  });
+
+  // redis-cli takes the password from REDISCLI_AUTH; `ping` answers PONG only once the dataset is loaded.
+  const ping = execProbe('sh', '-c', `redis-cli -h 127.0.0.1 -p ${PORT.port} ping | grep -q PONG`);
+  const redis = {
+    name: 'redis',
+    image: image(version),
+    command: ['sh', '-c', START_SCRIPT],
+    env: [
+      POD_NAME_ENV,
+      { name: 'PRIMARY_HOST', value: memberHost(db, memberName(db, 0), ctx) },
+      credentialEnv(db, 'REDIS_PASSWORD', REDIS_CREDENTIALS.password),
+      credentialEnv(db, 'REDISCLI_AUTH', REDIS_CREDENTIALS.password),
+    ],
+    ports: containerPorts([PORT]),
+    resources: containerResources(db),
+    securityContext: CONTAINER_SECURITY_CONTEXT,
+    ...probes({ startup: ping, readiness: ping, liveness: ping }),
+    volumeMounts: [
+      { name: DATA_VOLUME, mountPath: DATA_MOUNT },
+      { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
+    ],
+  };
+
+  return primaryWithReplicas(db, ctx, {
+    port: PORT,
+    credentials,
+    config,
+    connection,
+    statefulSet: statefulSet(db, ctx, {
+      replicas: db.spec.replicas ?? 1,
+      podManagementPolicy: 'OrderedReady',
+      configHash: configHash(config.data as Record<string, string>),
+      uid: UID,
+      containers: [redis],
+      volumes: [{ name: 'config', configMap: { name: names.config } }],
+    }),
+  });
+}
+
+export const redis: Engine = {
+  name: 'redis',
+  defaultPort: PORT.port,
+  credentialKeys: Object.values(REDIS_CREDENTIALS),
+  image,
+  upgradeKind: (from, to) => upgradeKind('redis', image, from, to),
+  parameterErrors: parameterErrorsOf,
+  desired,
+};

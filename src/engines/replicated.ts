@@ -1,0 +1,57 @@
+// The topology postgres and redis share: one primary (ordinal 0) and read-only replicas of it.
+//
+// Services: `<database>` is the read-write endpoint and selects the pod named `<database>-0` through the label the
+// StatefulSet controller puts on every pod, so it works before any controller or sidecar has looked at a pod.
+// `<database>-ro` selects `strongroom.dev/role: replica`, which the controller keeps on the other members (see
+// `memberRole`); it always exists, and has no endpoints while there are no replicas.
+import type { KubeObject } from '../api/meta.ts';
+import type { Database } from '../api/database.ts';
+import {
+  childNames,
+  clientService,
+  headlessService,
+  networkPolicy,
+  podDisruptionBudget,
+  primarySelector,
+  ROLE_LABEL,
+  selectorString,
+  serviceHost,
+  type NamedPort,
+} from './common.ts';
+import type { DesiredState, EngineContext } from './engine.ts';
+
+export interface PrimaryWithReplicasParts {
+  port: NamedPort;
+  credentials: KubeObject;
+  config: KubeObject;
+  connection: KubeObject;
+  statefulSet: KubeObject;
+}
+
+export function primaryWithReplicas(db: Database, ctx: EngineContext, parts: PrimaryWithReplicasParts): DesiredState {
+  const names = childNames(db);
+  const { port } = parts;
+  const endpoint = (service: string) => `${serviceHost(db, service, ctx)}:${port.port}`;
+  return {
+    credentials: parts.credentials,
+    objects: [
+      parts.config,
+      parts.connection,
+      headlessService(db, [port]),
+      clientService(db, names.client, [port], primarySelector(db)),
+      clientService(db, names.readOnly, [port], { [ROLE_LABEL]: 'replica' }),
+      parts.statefulSet,
+      // One member down at a time: with replicas, reads go on and the primary is never drained with a replica.
+      podDisruptionBudget(db, { maxUnavailable: 1 }),
+      networkPolicy(db, [port], [port]),
+    ],
+    status: {
+      selector: selectorString(db),
+      endpoints: {
+        primary: endpoint(names.client),
+        ...((db.spec.replicas ?? 1) > 1 ? { readOnly: endpoint(names.readOnly) } : {}),
+      },
+      connectionSecret: names.connection,
+    },
+  };
+}
