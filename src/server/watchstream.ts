@@ -7,7 +7,7 @@ import { startWatch, type WatchEventType, type WatchSettings } from '../registry
 import type { ResourceStore } from '../registry/store.ts';
 import type { Metrics } from './metrics.ts';
 import type { Representation } from './negotiation.ts';
-import { renderWatchObject } from './render.ts';
+import { encodeWatchEvent, renderWatchObject } from './render.ts';
 
 /** Without timeoutSeconds a watch lasts a random 30–60 minutes, like kube-apiserver's default, so load spreads. */
 function defaultTimeoutSeconds(): number {
@@ -26,11 +26,11 @@ export async function serveWatch(
 ): Promise<void> {
   let first = true;
   let ended = false;
-  const pending: string[] = [];
+  const pending: Buffer[] = [];
   let started = false;
   const write = (type: WatchEventType, object: KubeObject | Status) => {
     if (ended) return;
-    const line = JSON.stringify({ type, object: renderWatchObject(store.def, type, object, rep, includeObject, first) }) + '\n';
+    const line = encodeWatchEvent(type, renderWatchObject(store.def, type, object, rep, includeObject, first));
     if (type !== 'BOOKMARK' && type !== 'ERROR') first = false;
     metrics.watchEventSent(store.def.plural);
     if (started) res.write(line);
