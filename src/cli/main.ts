@@ -1,12 +1,20 @@
-// The strongroom command: `serve` runs the API server; `openapi --write DIR` regenerates the checked-in documents.
+// The strongroom command: `serve` runs the API server; `openapi --write DIR` and `rbac --write FILE` regenerate the
+// checked-in OpenAPI documents and user roles.
 import { parseArgs } from 'node:util';
 
 const USAGE = `Usage:
   strongroom serve [--bind-address 127.0.0.1] [--secure-port 8443] [--data-dir .strongroom]
                    [--tls-cert-file F --tls-private-key-file F --client-ca-file F] [--log-level info]
+                   [--kubeconfig FILE]
   strongroom openapi --write DIR
+  strongroom rbac [--write FILE]
 
-Environment: STRONGROOM_BIND_ADDRESS, STRONGROOM_SECURE_PORT, STRONGROOM_DATA_DIR, STRONGROOM_LOG_LEVEL.`;
+Environment: STRONGROOM_BIND_ADDRESS, STRONGROOM_SECURE_PORT, STRONGROOM_DATA_DIR, STRONGROOM_LOG_LEVEL.
+
+serve runs in cluster mode with --kubeconfig, or in a pod (KUBERNETES_SERVICE_HOST and a service-account token):
+authentication (front proxy, client certificates, bearer tokens), authorization and namespaces are then the
+cluster's, and --client-ca-file replaces the cluster's client CA. Otherwise it runs standalone: its own client CA,
+and only system:masters may do anything.`;
 
 async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -19,6 +27,7 @@ async function serve(args: string[]): Promise<void> {
       'tls-private-key-file': { type: 'string' },
       'client-ca-file': { type: 'string' },
       'log-level': { type: 'string', default: process.env['STRONGROOM_LOG_LEVEL'] ?? 'info' },
+      kubeconfig: { type: 'string' },
     },
   });
   const port = Number(values['secure-port']);
@@ -27,6 +36,7 @@ async function serve(args: string[]): Promise<void> {
   if (certFlags === 1) throw new Error('--tls-cert-file and --tls-private-key-file go together');
   // Loaded on demand so `openapi` does not pull in the whole server.
   const { startServer } = await import('../server/server.ts');
+  const { loadClusterConfig } = await import('../server/delegation/cluster.ts');
   const server = await startServer({
     bindAddress: values['bind-address']!,
     port,
@@ -34,6 +44,7 @@ async function serve(args: string[]): Promise<void> {
     tlsCertFile: values['tls-cert-file'],
     tlsKeyFile: values['tls-private-key-file'],
     clientCAFile: values['client-ca-file'],
+    cluster: loadClusterConfig(values.kubeconfig),
     logLevel: values['log-level'],
   });
   if (server.kubeconfigPath) {
@@ -61,6 +72,13 @@ async function main(argv: string[]): Promise<void> {
       if (!values.write) throw new Error('openapi: --write DIR is required');
       const { writeOpenAPIDocuments } = await import('../api/openapi.ts');
       writeOpenAPIDocuments(values.write);
+      return;
+    }
+    case 'rbac': {
+      const { values } = parseArgs({ args: rest, options: { write: { type: 'string' } } });
+      const { userRolesManifest, writeUserRolesManifest } = await import('../api/rbac.ts');
+      if (values.write) writeUserRolesManifest(values.write);
+      else process.stdout.write(userRolesManifest());
       return;
     }
     default:

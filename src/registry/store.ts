@@ -3,6 +3,7 @@
 import type { ResourceDefinition } from '../api/definition.ts';
 import {
   OPTIMISTIC_LOCK_MESSAGE,
+  type QualifiedResource,
   StatusError,
   alreadyExists,
   badRequest,
@@ -45,6 +46,25 @@ export interface WriteResult {
   created: boolean;
 }
 
+/** What an admission check learns about a create. */
+export interface CreateAttributes {
+  resource: QualifiedResource;
+  namespace: string;
+  /** The object's name, or its generateName prefix before a name is generated. */
+  name: string;
+}
+
+/**
+ * A check every create into a namespace passes before the strategy runs, as k8s.io/apiserver's admission chain
+ * (NamespaceLifecycle): it throws a StatusError to refuse. Absent in standalone mode, where there are no namespaces.
+ */
+export type AdmitCreate = (attributes: CreateAttributes) => Promise<void>;
+
+export interface StoreOptions {
+  admitCreate?: AdmitCreate;
+  now?: () => Date;
+}
+
 export type StatusSubresource = '' | 'status';
 export type PatchKind = 'merge' | 'json' | 'apply';
 
@@ -57,11 +77,13 @@ export class ResourceStore {
   readonly storage: Storage;
   private readonly now: () => Date;
   private readonly scope: FieldManagerScope;
+  private readonly admitCreate: AdmitCreate | undefined;
 
-  constructor(def: ResourceDefinition, storage: Storage, now: () => Date = () => new Date()) {
+  constructor(def: ResourceDefinition, storage: Storage, options: StoreOptions = {}) {
     this.def = def;
     this.storage = storage;
-    this.now = now;
+    this.now = options.now ?? (() => new Date());
+    this.admitCreate = options.admitCreate;
     this.scope = fieldManagerScope(def);
   }
 
@@ -103,11 +125,18 @@ export class ResourceStore {
       else await this.waitForRevision(rv);
     }
     const { items, revision: listRevision } = await this.readList(this.prefix(namespace), revision, Boolean(options.continue));
-    const matching = items.filter((obj) => selector.matches(obj));
+    const matching = selector.empty ? items : items.filter((obj) => selector.matches(obj));
     let start = 0;
     if (startAfter) {
+      // Lists come in key order: a binary search finds the page's start, where a scan made paging through n objects
+      // cost n²/limit key comparisons.
       const keyOf = (obj: KubeObject) => this.key(obj.metadata.namespace, obj.metadata.name!);
-      while (start < matching.length && keyOf(matching[start]!) <= startAfter) start++;
+      let end = matching.length;
+      while (start < end) {
+        const mid = (start + end) >>> 1;
+        if (keyOf(matching[mid]!) <= startAfter) start = mid + 1;
+        else end = mid;
+      }
     }
     const limit = options.limit && options.limit > 0 ? options.limit : matching.length;
     const page = matching.slice(start, start + limit);
@@ -132,6 +161,7 @@ export class ResourceStore {
   }
 
   private async createDecoded(namespace: string | undefined, obj: KubeObject, options: WriteOptions, warnings: string[]): Promise<WriteResult> {
+    await this.admit(namespace, obj.metadata.name || obj.metadata.generateName || '');
     const now = this.now();
     prepareForCreate(this.def, obj, namespace, now);
     if (!obj.metadata.name) {
@@ -150,6 +180,10 @@ export class ResourceStore {
     } catch (err) {
       throw this.translate(err, obj.metadata.name);
     }
+  }
+
+  private async admit(namespace: string | undefined, name: string): Promise<void> {
+    if (this.admitCreate && this.def.namespaced && namespace) await this.admitCreate({ resource: this.qualified, namespace, name });
   }
 
   /** PUT: a full replacement guarded by the body's resourceVersion (required, as for custom resources). */
@@ -215,6 +249,7 @@ export class ResourceStore {
     const { obj, warnings } = decodeObject(this.def, deepClone(patch), options.fieldValidation);
     checkUnchangedIdentity(name, namespace, obj);
     obj.metadata.name = name;
+    await this.admit(namespace, name);
     const now = this.now();
     const applied = applyFields({ ...this.scope, live: undefined, applied: obj, manager: options.fieldManager, force: options.force, now }).object;
     prepareForCreate(this.def, applied, namespace, now);

@@ -27,6 +27,8 @@ export interface AppDeps {
   watch: WatchSettings;
   /** False until storage is loaded: resource requests get 503 rather than a false 404. */
   isReady: () => boolean;
+  /** No cluster behind us: every namespace exists implicitly. */
+  standalone: boolean;
   version: { gitVersion: string };
 }
 
@@ -85,7 +87,7 @@ export function createApp(deps: AppDeps): Koa<State> {
       const status = err instanceof StatusError ? err : internalError('an unexpected error occurred');
       if (!(err instanceof StatusError)) deps.logger.error({ err, auditID, path: ctx.path }, 'internal error');
       // Why a client was refused is for the operator's log, never for the client.
-      else if (status.code === 401) deps.logger.info({ auditID, path: ctx.path, reason: (err as Error).cause }, 'unauthenticated request');
+      else if (status.code === 401) deps.logger.info({ auditID, path: ctx.path, reason: reasonOf((err as Error).cause) }, 'unauthenticated request');
       if (ctx.respond === false && ctx.res.headersSent) {
         ctx.res.end();
       } else {
@@ -196,12 +198,17 @@ export function createApp(deps: AppDeps): Koa<State> {
         // Standalone there is no namespace object: every namespace exists. kubectl looks one up after a 404 to
         // tell "namespace not found" from "object not found".
         const namespace = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(path)?.[1];
-        if (namespace) return serveDocument(ctx, document(implicitNamespace(namespace)), 'application/json');
+        if (namespace && deps.standalone) return serveDocument(ctx, document(implicitNamespace(namespace)), 'application/json');
         throw pathNotFound(ctx.path);
       }
     }
   });
   return app;
+}
+
+function reasonOf(cause: unknown): string | undefined {
+  if (cause instanceof AggregateError) return cause.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))).join('; ');
+  return cause instanceof Error ? cause.message : cause === undefined ? undefined : String(cause);
 }
 
 const OPENAPI_V2_PROTOBUF = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf';

@@ -4,6 +4,8 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import type { SecureContextOptions } from 'node:tls';
+import type { KubeConfig } from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
 import { resources } from '../api/resources.ts';
 import { Registry } from '../registry/registry.ts';
@@ -13,6 +15,7 @@ import { SqliteStorage } from '../storage/sqlite.ts';
 import { createApp } from './app.ts';
 import { chainAuthenticators, x509Authenticator } from './authentication.ts';
 import { alwaysAllowPaths, standaloneAuthorizer } from './authorization.ts';
+import type { Delegation } from './delegation/index.ts';
 import { HealthChecks } from './health.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
 import { Metrics } from './metrics.ts';
@@ -27,8 +30,16 @@ export interface ServerConfig {
   /** Serving certificate and key; generated under dataDir when absent. */
   tlsCertFile?: string;
   tlsKeyFile?: string;
-  /** CA bundle that signs client certificates; the generated client CA when absent. */
+  /**
+   * CA bundle that signs client certificates. Standalone: the generated client CA when absent. Cluster mode: replaces
+   * the cluster's `client-ca-file` when given.
+   */
   clientCAFile?: string;
+  /**
+   * The cluster to delegate authentication, authorization and namespace lifecycle to (cluster mode); standalone
+   * when absent. See delegation/cluster.ts for how the CLI finds it.
+   */
+  cluster?: KubeConfig;
   logLevel?: string;
   /** How often watches with allowWatchBookmarks get a bookmark. */
   bookmarkIntervalMs?: number;
@@ -51,6 +62,9 @@ export interface RunningServer {
 
 export const STRONGROOM_VERSION = 'v0.1.0';
 
+/** How long a start in cluster mode waits for the cluster's settings and namespaces before listening anyway. */
+const CLUSTER_SYNC_TIMEOUT_MS = 10_000;
+
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const logger = config.logger ?? pino({ level: config.logLevel ?? 'info', base: { component: 'strongroom' } });
   mkdirSync(config.dataDir, { recursive: true });
@@ -63,31 +77,62 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     ready = true;
   });
 
-  const generated = config.tlsCertFile && config.tlsKeyFile && config.clientCAFile ? undefined : await ensureStandalonePKI(join(config.dataDir, 'pki'));
+  const { cluster } = config;
+  // The serving certificate is generated in both modes (its CA goes into the APIService's caBundle); the client CA
+  // only matters standalone, where it is the one CA trusted for client certificates.
+  const needsPKI = !(config.tlsCertFile && config.tlsKeyFile) || (!cluster && !config.clientCAFile);
+  const generated = needsPKI ? await ensureStandalonePKI(join(config.dataDir, 'pki')) : undefined;
   const certFile = config.tlsCertFile ?? generated!.servingCertFile;
   const keyFile = config.tlsKeyFile ?? generated!.servingKeyFile;
-  const clientCAFile = config.clientCAFile ?? generated!.clientCAFile;
-  const serving = loadServingOptions({ certFile, keyFile, clientCAFiles: [clientCAFile] });
+  const clientCAFiles = config.clientCAFile ? [config.clientCAFile] : cluster ? [] : [generated!.clientCAFile];
+  const serving = loadServingOptions({ certFile, keyFile, clientCAFiles });
 
   const health = new HealthChecks({ onFailure: (failure) => logger.warn(failure, 'health check failed') });
   health.addReadyCheck('storage', () => (ready ? undefined : 'storage is loading'));
+  let delegation: Delegation | undefined;
+  if (cluster) {
+    // Loaded on demand: standalone servers do without the Kubernetes client.
+    const { startDelegation } = await import('./delegation/index.ts');
+    delegation = startDelegation(cluster, {
+      logger,
+      health,
+      clientCAOverride: config.clientCAFile ? () => serving.clientCAs() : undefined,
+    });
+    // Waited for before listening, so the first requests (the aggregator's availability probe) meet a configured
+    // server. A cluster that does not answer delays the start by this much at most; /readyz tells the rest.
+    if (!(await delegation.waitForSync(CLUSTER_SYNC_TIMEOUT_MS))) {
+      logger.warn({ cluster: cluster.getCurrentCluster()?.server }, 'the cluster has not answered yet; serving, but not ready');
+    }
+  }
+  /** The TLS settings from the files, with the cluster's CAs advertised to clients as well. */
+  const secureContext = (): SecureContextOptions => withClientCAs(serving.reload(), delegation?.clientCAs() ?? []);
+
   const metrics = new Metrics();
   const app = createApp({
-    registry: new Registry(resources, storage),
-    authenticator: chainAuthenticators([x509Authenticator({ ca: () => serving.clientCAs() })]),
-    authorizer: alwaysAllowPaths(standaloneAuthorizer()),
+    registry: new Registry(resources, storage, { admitCreate: delegation?.admitCreate }),
+    authenticator: delegation?.authenticator ?? chainAuthenticators([x509Authenticator({ ca: () => serving.clientCAs() })]),
+    authorizer: delegation?.authorizer ?? alwaysAllowPaths(standaloneAuthorizer()),
     health,
     metrics,
     logger,
     watch: { bookmarkIntervalMs: config.bookmarkIntervalMs ?? 60_000 },
     isReady: () => ready,
+    standalone: !delegation,
     version: { gitVersion: STRONGROOM_VERSION },
   });
 
-  const server: Server = createServer(serving.options, app.callback());
+  const server: Server = createServer(withClientCAs(serving.options, delegation?.clientCAs() ?? []), app.callback());
   // Watches are long-lived; Node's own request timeouts only bound receiving the request.
   server.keepAliveTimeout = 65_000;
-  const stopWatchingCerts = watchCertificates(server, [certFile, keyFile, clientCAFile], () => serving.reload());
+  const stopWatchingCerts = watchCertificates(server, [certFile, keyFile, ...clientCAFiles], secureContext);
+  delegation?.onClientCAsChange(() => {
+    try {
+      server.setSecureContext(secureContext());
+    } catch (error) {
+      // The previous context stays; the certificate watch retries once the files are whole again.
+      logger.error({ err: error }, 'could not apply new client CAs from the cluster');
+    }
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.bindAddress, () => resolve());
@@ -97,7 +142,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const url = `https://${host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host}:${port}`;
 
   let kubeconfigPath: string | undefined;
-  if (generated) {
+  if (generated && !cluster) {
     kubeconfigPath = join(config.dataDir, 'kubeconfig');
     writeKubeconfig(kubeconfigPath, {
       server: url,
@@ -115,8 +160,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     port,
     kubeconfigPath,
     caPem: generated?.servingCAPem,
-    adminCertPem: generated?.adminCertPem,
-    adminKeyPem: generated?.adminKeyPem,
+    adminCertPem: cluster ? undefined : generated?.adminCertPem,
+    adminKeyPem: cluster ? undefined : generated?.adminKeyPem,
     logger,
     async close() {
       health.startShutdown();
@@ -124,7 +169,15 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       stopCompactor();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await delegation?.stop();
       await storage.close();
     },
   };
+}
+
+/** `options` with `extra` added to the CAs the TLS handshake advertises for client certificates. */
+function withClientCAs<T extends SecureContextOptions>(options: T, extra: string[]): T {
+  if (extra.length === 0) return options;
+  const own = options.ca === undefined ? [] : [options.ca].flat();
+  return { ...options, ca: [...own, ...extra] };
 }

@@ -25,7 +25,8 @@ export interface ServingTLS {
 /**
  * Client certificates are requested but not required, and OpenSSL's verdict does not reject the handshake: probes
  * and bearer-token clients have none, and the authenticators verify the chain against the CA they care about. The
- * `ca` list still matters: Go clients (kubectl, the aggregator) only send a certificate whose issuer is advertised.
+ * `ca` list is advertised in the CertificateRequest, as upstream does, for TLS clients that pick a certificate by
+ * the issuers the server names (client-go sends its certificate either way).
  */
 export function loadServingOptions(files: ServingFiles): ServingTLS {
   let clientCAs: string[] = [];

@@ -1,0 +1,89 @@
+// Cluster mode: who is calling, what they may do and which namespaces exist are decided by the cluster Strongroom
+// extends, wired as k8s.io/apiserver's delegating authentication and authorization options wire them.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { AdmitCreate } from '../../registry/store.ts';
+import { chainAuthenticators, requestHeaderAuthenticator, x509Authenticator, type Authenticator } from '../authentication.ts';
+import { SYSTEM_MASTERS, alwaysAllowPaths, cachedAuthorizer, type Authorizer } from '../authorization.ts';
+import type { HealthChecks } from '../health.ts';
+import { AUTHENTICATION_CONFIGMAP, watchClusterAuthentication } from './authenticationconfig.ts';
+import { namespaceLifecycle } from './namespacelifecycle.ts';
+import { subjectAccessReviewAuthorizer, subjectAccessReviewer } from './subjectaccessreview.ts';
+import { tokenReviewAuthenticator, tokenReviewer } from './tokenreview.ts';
+
+export { loadClusterConfig } from './cluster.ts';
+
+export interface DelegationOptions {
+  logger: Logger;
+  /** Gets the ready checks that hold traffic back until the settings and the namespace cache are loaded. */
+  health: HealthChecks;
+  /** `--client-ca-file`: when given, it replaces the cluster's `client-ca-file` (PEMs as last loaded). */
+  clientCAOverride?: () => string[];
+}
+
+export interface Delegation {
+  authenticator: Authenticator;
+  authorizer: Authorizer;
+  admitCreate: AdmitCreate;
+  /**
+   * CAs from the cluster that the TLS listener advertises in its certificate request (the front proxy's, the users'),
+   * as k8s.io/apiserver does: clients that choose among certificates by that list (Go's crypto/tls with plain
+   * `Certificates`) otherwise send none. client-go, and so kubectl and the aggregator, send theirs regardless.
+   */
+  clientCAs(): string[];
+  /** Called after the cluster's settings changed, so clientCAs() may differ. */
+  onClientCAsChange(listener: () => void): void;
+  /** Resolves true once the settings are loaded and the namespace cache is filled, false after `timeoutMs`. */
+  waitForSync(timeoutMs: number): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+export function startDelegation(kubeConfig: KubeConfig, options: DelegationOptions): Delegation {
+  const logger = options.logger.child({ delegation: kubeConfig.getCurrentCluster()?.server });
+  const settings = watchClusterAuthentication(kubeConfig, logger);
+  const namespaces = namespaceLifecycle(kubeConfig, logger);
+  const userCAs = () => options.clientCAOverride?.() ?? settings.current()?.clientCA ?? [];
+  const synced = () => settings.current() !== undefined && namespaces.hasSynced();
+
+  const { namespace, name } = AUTHENTICATION_CONFIGMAP;
+  options.health.addReadyCheck(name, () => (settings.current() ? undefined : `ConfigMap ${namespace}/${name} has not been read yet`));
+  options.health.addReadyCheck('informer-sync', () => (namespaces.hasSynced() ? undefined : 'the namespace cache is not filled yet'));
+
+  return {
+    // Upstream's order: the front proxy, client certificates, bearer tokens. Unlike upstream's default, a request
+    // without credentials gets 401 rather than being let in as system:anonymous.
+    authenticator: chainAuthenticators([
+      requestHeaderAuthenticator(() => settings.current()?.requestHeader),
+      x509Authenticator({ ca: userCAs }),
+      tokenReviewAuthenticator(tokenReviewer(kubeConfig)),
+    ]),
+    authorizer: alwaysAllowPaths(
+      alwaysAllowGroups(cachedAuthorizer(subjectAccessReviewAuthorizer(subjectAccessReviewer(kubeConfig), logger))),
+    ),
+    admitCreate: namespaces.admitCreate,
+    clientCAs: () => [...(settings.current()?.requestHeader?.ca ?? []), ...(options.clientCAOverride ? [] : userCAs())],
+    onClientCAsChange: (listener) => settings.onChange(listener),
+    async waitForSync(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (!synced() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      return synced();
+    },
+    async stop() {
+      await Promise.all([settings.stop(), namespaces.stop()]);
+    },
+  };
+}
+
+/**
+ * Members of `groups` may do anything without a review (k8s.io/apiserver's `--authorization-always-allow-groups`,
+ * default `system:masters`): the cluster's administrators keep access while the cluster cannot answer reviews. The
+ * group comes from a verified identity only; forged headers never reach here (see requestHeaderAuthenticator).
+ */
+export function alwaysAllowGroups(inner: Authorizer, groups: string[] = [SYSTEM_MASTERS]): Authorizer {
+  return {
+    async authorize(attrs) {
+      if (attrs.user.groups.some((group) => groups.includes(group))) return { allowed: true };
+      return inner.authorize(attrs);
+    },
+  };
+}
