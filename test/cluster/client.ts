@@ -18,6 +18,7 @@ export function httpsRequest(
   method: string,
   url: string,
   body?: unknown,
+  headers: Record<string, string> = {},
 ): Promise<Response> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
@@ -28,7 +29,7 @@ export function httpsRequest(
         ca: identity.caPem,
         cert: identity.client?.certPem,
         key: identity.client?.keyPem,
-        headers: payload === undefined ? {} : { "content-type": "application/json" },
+        headers: payload === undefined ? headers : { "content-type": "application/json", ...headers },
         timeout: 10_000,
       },
       (res) => {

@@ -1,35 +1,43 @@
-// `npm run cluster`: the local control plane in the foreground until Ctrl-C, its admin kubeconfig copied to
-// .strongroom/cluster/kubeconfig in the repository.
+// `npm run cluster`: the local control plane with Strongroom registered through its APIService, in the foreground
+// until Ctrl-C; the admin kubeconfig is copied to .strongroom/cluster/kubeconfig in the repository.
 import { copyFile, mkdir, rm } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startControlPlane } from "./harness.ts";
+import { startStrongroomCluster } from "./strongroom.ts";
 
 const repository = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const kubeconfig = join(repository, ".strongroom", "cluster", "kubeconfig");
 const log = (line: string): void => console.log(`[cluster] ${line}`);
 
-const controlPlane = await startControlPlane({ log });
+const cluster = await startStrongroomCluster({ log });
 await mkdir(dirname(kubeconfig), { recursive: true });
-await copyFile(controlPlane.kubeconfigPath, kubeconfig);
+await copyFile(cluster.kubeconfig, kubeconfig);
 
 let stopping = false;
 const shutdown = async (): Promise<void> => {
   if (stopping) return;
   stopping = true;
   log("stopping");
-  await controlPlane.stop();
+  await cluster.stop();
   await rm(kubeconfig, { force: true });
   process.exit(0);
 };
 process.on("SIGINT", shutdown);
 process.on("SIGTERM", shutdown);
 
+const { controlPlane } = cluster;
 console.log(`
-Kubernetes control plane running at ${controlPlane.apiServerURL} (nodes: ${controlPlane.nodeNames.join(", ")}).
+Kubernetes control plane running at ${controlPlane.apiServerURL} (nodes: ${controlPlane.nodeNames.join(", ")}),
+with Strongroom serving strongroom.dev/v1alpha1 through the APIService v1alpha1.strongroom.dev
+(Strongroom itself listens on ${cluster.strongroomURL}).
 Logs: ${join(controlPlane.dir, "logs")}
 
   export KUBECONFIG=${relative(process.cwd(), kubeconfig) || kubeconfig}
-  kubectl get nodes
+  kubectl get apiservice v1alpha1.strongroom.dev
+  kubectl api-resources --api-group strongroom.dev
+  kubectl create namespace shop
+  kubectl apply -n shop -f - <<< '{"apiVersion": "strongroom.dev/v1alpha1", "kind": "Database",
+    "metadata": {"name": "orders"}, "spec": {"engine": "postgres"}}'
+  kubectl get databases -A -o wide
 
 Press Ctrl-C to stop it.`);

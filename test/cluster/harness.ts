@@ -47,6 +47,10 @@ export interface ControlPlane {
   nodeNames: string[];
   /** CN the aggregator presents (`--requestheader-allowed-names`). */
   proxyClientName: string;
+  /** The system:masters identity of `kubeconfigPath`, for the harness's own calls without kubectl. */
+  admin: TLSIdentity;
+  /** A client certificate for `user` in `groups`, signed by the cluster CA (`--client-ca-file`). */
+  clientCertificate(user: string, groups?: string[]): KeyPair;
   /** Writes a kubeconfig authenticating as `user` in `groups` by client certificate; returns its path. */
   writeKubeconfig(user: string, groups?: string[]): Promise<string>;
   /** Stops every component and removes the run's directory. Idempotent. */
@@ -61,7 +65,8 @@ const podCIDR = "203.0.113.0/24";
 const proxyClientName = "front-proxy-client";
 const loopback = "127.0.0.1";
 
-function freePort(): Promise<number> {
+/** A port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.on("error", reject);
@@ -179,6 +184,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     );
     const apiServerURL = `https://${loopback}:${apiPort}`;
     const admin: TLSIdentity = { caPem: pki.ca.certPem, client: pki.admin };
+    const clientCertificate = (user: string, groups: string[] = []): KeyPair =>
+      pki.ca.issue({ commonName: user, organizations: groups, usage: "client" });
     const anonymous: TLSIdentity = { caPem: pki.ca.certPem };
     const healthy = (url: string, identity: TLSIdentity) => async () => (await httpsRequest(identity, "GET", url)).status === 200;
     const wait = (what: string, check: () => Promise<boolean>) => waitUntil(what, check, { timeoutMs, processes });
@@ -317,9 +324,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       dir,
       nodeNames,
       proxyClientName,
+      admin,
+      clientCertificate,
       async writeKubeconfig(user, groups = []) {
-        const client = pki.ca.issue({ commonName: user, organizations: groups, usage: "client" });
-        return kubeconfigFile(`user-${user.replaceAll(/[^A-Za-z0-9_.-]/g, "_")}`, user, client);
+        return kubeconfigFile(`user-${user.replaceAll(/[^A-Za-z0-9_.-]/g, "_")}`, user, clientCertificate(user, groups));
       },
       stop,
     };

@@ -26,7 +26,8 @@ function killAllOnExit(): void {
   });
 }
 
-async function logTail(logPath: string, lines = 30): Promise<string> {
+/** The last `lines` lines of a component's log, for error messages. */
+export async function logTail(logPath: string, lines = 30): Promise<string> {
   const text = await readFile(logPath, "utf8").catch(() => "");
   return text.trimEnd().split("\n").slice(-lines).join("\n");
 }
