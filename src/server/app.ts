@@ -16,6 +16,7 @@ import type { Metrics } from './metrics.ts';
 import { parseMediaRanges } from './negotiation.ts';
 import { parseRequestInfo, type RequestInfo } from './requestinfo.ts';
 import { handleResource } from './resources.ts';
+import { coreAggregatedDiscovery, coreAPIVersions, coreResourceList, implicitNamespace } from './standalone.ts';
 
 export interface AppDeps {
   registry: Registry;
@@ -63,7 +64,9 @@ export function createApp(deps: AppDeps): Koa<State> {
       const value = aggregatedDiscovery();
       return { body: JSON.stringify(value), etag: discoveryETag(value) };
     })(),
-    emptyAggregated: document({ kind: 'APIGroupDiscoveryList', apiVersion: 'apidiscovery.k8s.io/v2', metadata: {}, items: [] }),
+    coreAggregated: document(coreAggregatedDiscovery(deps.standalone)),
+    coreVersions: document(coreAPIVersions(deps.standalone)),
+    coreResources: document(coreResourceList),
     v2: document(openAPIV2()),
     v3,
     v3Root: document(openAPIV3Root(v3Hash)),
@@ -166,8 +169,8 @@ export function createApp(deps: AppDeps): Koa<State> {
         if (wantsAggregated(ctx)) return serveDocument(ctx, docs.aggregated, DISCOVERY_V2, true);
         return serveDocument(ctx, docs.groupList, 'application/json');
       case '/api':
-        if (wantsAggregated(ctx)) return serveDocument(ctx, docs.emptyAggregated, DISCOVERY_V2, true);
-        return serveDocument(ctx, document({ kind: 'APIVersions', versions: [], serverAddressByClientCIDRs: [] }), 'application/json');
+        if (wantsAggregated(ctx)) return serveDocument(ctx, docs.coreAggregated, DISCOVERY_V2, true);
+        return serveDocument(ctx, docs.coreVersions, 'application/json');
       case `/apis/${GROUP}`:
         return serveDocument(ctx, docs.group, 'application/json');
       case `/apis/${GROUP}/${VERSION}`:
@@ -195,10 +198,11 @@ export function createApp(deps: AppDeps): Koa<State> {
         ctx.body = await deps.metrics.render();
         return;
       default: {
-        // Standalone there is no namespace object: every namespace exists. kubectl looks one up after a 404 to
-        // tell "namespace not found" from "object not found".
-        const namespace = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(path)?.[1];
-        if (namespace && deps.standalone) return serveDocument(ctx, document(implicitNamespace(namespace)), 'application/json');
+        if (deps.standalone) {
+          if (path === '/api/v1') return serveDocument(ctx, docs.coreResources, 'application/json');
+          const namespace = implicitNamespace(path);
+          if (namespace) return serveDocument(ctx, document(namespace), 'application/json');
+        }
         throw pathNotFound(ctx.path);
       }
     }
@@ -218,9 +222,6 @@ function wantsOnlyProtobufOpenAPI(ctx: Context): boolean {
   return ranges.length > 0 && ranges.every((r) => r.type === OPENAPI_V2_PROTOBUF);
 }
 
-function implicitNamespace(name: string) {
-  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name }, spec: { finalizers: ['kubernetes'] }, status: { phase: 'Active' } };
-}
 
 function wantsAggregated(ctx: Context): boolean {
   return parseMediaRanges(ctx.get('Accept')).some(

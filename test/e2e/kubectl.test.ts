@@ -119,10 +119,11 @@ describe('kubectl get', () => {
     assert.match(age!, /^\d+s$/);
   });
 
-  it('takes its own -o yaml output back with kubectl apply', async () => {
-    const dump = await kubectl.ok(['get', 'db', 'pg1', '-n', ns, '-o', 'yaml']);
+  it('takes its own -o yaml output (a List) back with kubectl apply', async () => {
+    // kubectl maps `kind: List` through the core group and validates it client-side against /openapi/v2 (protobuf).
+    const dump = await kubectl.ok(['get', 'db', '-n', ns, '-o', 'yaml']);
     const out = await kubectl.ok(['apply', '-f', '-'], { input: dump });
-    assert.match(out, /^database\.strongroom\.dev\/pg1 (unchanged|configured)\n$/);
+    assert.match(out, /^database\.strongroom\.dev\/et1 (unchanged|configured)\ndatabase\.strongroom\.dev\/pg1 (unchanged|configured)\ndatabase\.strongroom\.dev\/rd1 (unchanged|configured)\n$/);
   });
 
   it('prints the extra columns with -o wide', async () => {
