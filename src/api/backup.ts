@@ -7,14 +7,7 @@ import { invalid } from './errors.ts';
 import { fieldNotSupported, fieldRequired, immutableFieldErrors } from './field.ts';
 import { GROUP, VERSION, type KubeObject } from './meta.ts';
 import { formatBytes, formatPercent } from './printing.ts';
-import {
-  compileSchema,
-  Conditions,
-  ResourceSchema,
-  StringEnum,
-  Timestamp,
-  toJSONSchemaProps,
-} from './schema.ts';
+import { Conditions, ResourceSchema, schemaAndValidation, StringEnum, Timestamp } from './schema.ts';
 
 export const BACKUP_TRIGGERS = ['Manual', 'Schedule', 'PreDelete', 'PreRestore', 'PreUpgrade'] as const;
 export const BACKUP_PHASES = ['Pending', 'Running', 'Completed', 'Failed'] as const;
@@ -96,9 +89,6 @@ export interface Backup extends KubeObject {
   status?: BackupStatus;
 }
 
-const schema = toJSONSchemaProps(BackupSchema);
-const validateSchema = compileSchema(schema);
-
 /** A Completed backup is one whose archive can be trusted (design §7): it says where it is and what it hashes to. */
 function completedErrors(status: BackupStatus | undefined) {
   if (status?.phase !== 'Completed') return [];
@@ -132,14 +122,9 @@ export const backupDefinition: ResourceDefinition = {
   shortNames: [],
   categories: ['strongroom'],
   namespaced: true,
-  description: schema.description as string,
-  schema,
+  ...schemaAndValidation(BackupSchema, (backup: Backup) => completedErrors(backup.status)),
   applyDefaults() {
     // Every default is in the schema.
-  },
-  validate(obj) {
-    const errors = validateSchema(obj);
-    return errors.length > 0 ? errors : completedErrors((obj as Backup).status);
   },
   validateUpdate(obj, old) {
     // The controller may record the engine's default method once; everything but `hold` is fixed after that.

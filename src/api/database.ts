@@ -4,29 +4,19 @@ import { CronExpressionParser } from 'cron-parser';
 import { MAX_DATABASE_NAME } from './action.ts';
 import { backupForDatabase } from './backup.ts';
 import type { ResourceDefinition } from './definition.ts';
-import { compareMajors, engineRules, ENGINES, isEngine, majorOf, type Engine } from './engine-rules.ts';
+import { compareMajors, engineRules, ENGINES, isEngine, majorOf, versionErrors, type Engine } from './engine-rules.ts';
 import {
   DNS1123_SUBDOMAIN_PATTERN,
   dns1035LabelErrors,
   fieldForbidden,
   fieldInvalid,
-  fieldNotSupported,
   fieldRequired,
   keyPath,
 } from './field.ts';
 import { GROUP, VERSION, type FieldError, type KubeObject } from './meta.ts';
 import { isQuantity, parseQuantity } from './quantity.ts';
 import { restoreForDatabase } from './restore.ts';
-import {
-  compileSchema,
-  Conditions,
-  Quantity,
-  ResourceSchema,
-  StringEnum,
-  StringMap,
-  Timestamp,
-  toJSONSchemaProps,
-} from './schema.ts';
+import { Conditions, Quantity, ResourceSchema, schemaAndValidation, StringEnum, StringMap, Timestamp } from './schema.ts';
 
 export const DELETION_POLICIES = ['Snapshot', 'Delete', 'Retain'] as const;
 export const COMPRESSIONS = ['zstd', 'gzip', 'none'] as const;
@@ -263,9 +253,6 @@ export interface Database extends KubeObject {
   status?: DatabaseStatus;
 }
 
-const schema = toJSONSchemaProps(DatabaseSchema);
-const validateSchema = compileSchema(schema);
-
 const CRON_MACROS = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly'];
 
 /** Why `schedule` is not a 5-field cron expression, or undefined when it is one. */
@@ -280,14 +267,6 @@ export function cronError(schedule: string): string | undefined {
   } catch (e) {
     return `not a valid cron expression: ${(e as Error).message}`;
   }
-}
-
-function versionErrors(engine: Engine, version: string): FieldError[] {
-  const rules = engineRules[engine];
-  const major = majorOf(engine, version);
-  if (major === undefined) return [fieldInvalid('spec.version', version, `must be a ${engine} version such as ${rules.versionExamples}`)];
-  if (!rules.majors.includes(major)) return [fieldNotSupported('spec.version', version, rules.majors)];
-  return [];
 }
 
 function replicaErrors(engine: Engine, replicas: number): FieldError[] {
@@ -416,15 +395,10 @@ export const databaseDefinition: ResourceDefinition = {
   shortNames: ['db'],
   categories: ['strongroom', 'all'],
   namespaced: true,
-  description: schema.description as string,
-  schema,
+  ...schemaAndValidation(DatabaseSchema, semanticErrors),
   applyDefaults(obj) {
     const engine = obj.spec?.engine;
     if (isEngine(engine) && obj.spec.version === undefined) obj.spec.version = engineRules[engine].defaultVersion;
-  },
-  validate(obj) {
-    const errors = validateSchema(obj);
-    return errors.length > 0 ? errors : semanticErrors(obj as Database);
   },
   validateUpdate(obj, old) {
     return updateErrors(obj.spec, old.spec);

@@ -1,5 +1,7 @@
 // What the API knows about each engine: accepted versions, backup methods and the settings Strongroom owns. The
 // engines in src/engines/ build workloads from the same table, so the API never accepts what they cannot run.
+import { fieldInvalid, fieldNotSupported } from './field.ts';
+import type { FieldError } from './meta.ts';
 
 export const ENGINES = ['postgres', 'redis', 'etcd'] as const;
 export type Engine = (typeof ENGINES)[number];
@@ -83,6 +85,18 @@ export const ALL_BACKUP_METHODS = [...new Set(ENGINES.flatMap((e) => engineRules
 /** The major of `version` ("17.2" → "17", "7.2.5" → "7.2"), or undefined when the syntax is wrong. */
 export function majorOf(engine: Engine, version: string): string | undefined {
   return engineRules[engine].versionPattern.exec(version)?.[1];
+}
+
+/**
+ * What is wrong with `version` for `engine`, at `spec.version`. The API validates a Database and the engines check
+ * what they render with this one function, so the two cannot disagree on a version.
+ */
+export function versionErrors(engine: Engine, version: string): FieldError[] {
+  const rules = engineRules[engine];
+  const major = majorOf(engine, version);
+  if (major === undefined) return [fieldInvalid('spec.version', version, `must be a ${engine} version such as ${rules.versionExamples}`)];
+  if (!rules.majors.includes(major)) return [fieldNotSupported('spec.version', version, rules.majors)];
+  return [];
 }
 
 /** Orders two majors numerically, part by part ("7.10" > "7.2"). */

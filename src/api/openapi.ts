@@ -218,6 +218,36 @@ function written(kind: string, codes: string[]): Operation['responses'] {
   return codes.map((code) => ({ code, description: descriptions[code] as string, schema: kind }));
 }
 
+/** The verbs on one object (an item or its status or scale), in the order its route lists them. */
+const OBJECT_VERBS: readonly {
+  method: 'get' | 'put' | 'patch';
+  /** How operation IDs name the verb. */
+  id: string;
+  description: string;
+  query: QueryParameter[];
+  /** The request body, given the object's schema. */
+  body?: (schema: string) => Operation['body'];
+  codes: string[];
+}[] = [
+  { method: 'get', id: 'read', description: 'read', query: [], codes: ['200'] },
+  {
+    method: 'put',
+    id: 'replace',
+    description: 'replace',
+    query: WRITE_QUERY,
+    body: (schema) => ({ schema, required: true, contentTypes: ANY_CONTENT_TYPE }),
+    codes: ['200', '201'],
+  },
+  {
+    method: 'patch',
+    id: 'patch',
+    description: 'partially update',
+    query: PATCH_QUERY,
+    body: () => ({ schema: `${META}.Patch`, required: true, contentTypes: PATCH_CONTENT_TYPES }),
+    codes: ['200', '201'],
+  },
+];
+
 /** The routes of one resource: collections, items, status, scale and actions. */
 function routesOf(r: ResourceDefinition): Route[] {
   const id = `${camelGroup(r.group)}${upperFirst(r.version)}`;
@@ -230,38 +260,19 @@ function routesOf(r: ResourceDefinition): Route[] {
   const pretty = queryParameter('pretty');
   const itemParameters = (kind: string) => [pathParameter('name', kind), pathParameter('namespace', kind), queryParameter('pretty')];
 
-  const read = (suffix: string, what: string, schema: string, opGvk: GroupVersionKind): Operation => ({
-    method: 'get',
-    action: 'get',
-    operationId: `read${id}Namespaced${r.kind}${suffix}`,
-    description: `read ${what}the specified ${r.kind}`,
-    gvk: opGvk,
-    query: [],
-    responses: written(schema, ['200']),
-    produces: OBJECT_CONTENT_TYPES,
-  });
-  const replace = (suffix: string, what: string, schema: string, opGvk: GroupVersionKind): Operation => ({
-    method: 'put',
-    action: 'put',
-    operationId: `replace${id}Namespaced${r.kind}${suffix}`,
-    description: `replace ${what}the specified ${r.kind}`,
-    gvk: opGvk,
-    query: WRITE_QUERY,
-    body: { schema, required: true, contentTypes: ANY_CONTENT_TYPE },
-    responses: written(schema, ['200', '201']),
-    produces: OBJECT_CONTENT_TYPES,
-  });
-  const patch = (suffix: string, what: string, schema: string, opGvk: GroupVersionKind): Operation => ({
-    method: 'patch',
-    action: 'patch',
-    operationId: `patch${id}Namespaced${r.kind}${suffix}`,
-    description: `partially update ${what}the specified ${r.kind}`,
-    gvk: opGvk,
-    query: PATCH_QUERY,
-    body: { schema: `${META}.Patch`, required: true, contentTypes: PATCH_CONTENT_TYPES },
-    responses: written(schema, ['200', '201']),
-    produces: OBJECT_CONTENT_TYPES,
-  });
+  /** get, put and patch of the object, or of its subresource when `suffix` and `what` name one (status, scale). */
+  const objectOperations = (suffix: string, what: string, schema: string, opGvk: GroupVersionKind): Operation[] =>
+    OBJECT_VERBS.map((verb) => ({
+      method: verb.method,
+      action: verb.method,
+      operationId: `${verb.id}${id}Namespaced${r.kind}${suffix}`,
+      description: `${verb.description} ${what}the specified ${r.kind}`,
+      gvk: opGvk,
+      query: verb.query,
+      ...(verb.body ? { body: verb.body(schema) } : {}),
+      responses: written(schema, verb.codes),
+      produces: OBJECT_CONTENT_TYPES,
+    }));
 
   const routes: Route[] = [
     {
@@ -322,9 +333,7 @@ function routesOf(r: ResourceDefinition): Route[] {
       path: item,
       parameters: itemParameters(r.kind),
       operations: [
-        read('', '', object, gvk),
-        replace('', '', object, gvk),
-        patch('', '', object, gvk),
+        ...objectOperations('', '', object, gvk),
         {
           method: 'delete',
           action: 'delete',
@@ -343,14 +352,14 @@ function routesOf(r: ResourceDefinition): Route[] {
     routes.push({
       path: `${item}/status`,
       parameters: itemParameters(r.kind),
-      operations: [read('Status', 'status of ', object, gvk), replace('Status', 'status of ', object, gvk), patch('Status', 'status of ', object, gvk)],
+      operations: objectOperations('Status', 'status of ', object, gvk),
     });
   }
   if (r.subresources.scale) {
     routes.push({
       path: `${item}/scale`,
       parameters: itemParameters('Scale'),
-      operations: [read('Scale', 'scale of ', SCALE, SCALE_GVK), replace('Scale', 'scale of ', SCALE, SCALE_GVK), patch('Scale', 'scale of ', SCALE, SCALE_GVK)],
+      operations: objectOperations('Scale', 'scale of ', SCALE, SCALE_GVK),
     });
   }
   for (const [name, action] of Object.entries(r.subresources.actions)) {

@@ -11,14 +11,7 @@ import {
   immutableFieldErrors,
 } from './field.ts';
 import { GROUP, VERSION, type KubeObject } from './meta.ts';
-import {
-  compileSchema,
-  Conditions,
-  ResourceSchema,
-  StringEnum,
-  Timestamp,
-  toJSONSchemaProps,
-} from './schema.ts';
+import { Conditions, ResourceSchema, schemaAndValidation, StringEnum, Timestamp } from './schema.ts';
 
 export const RESTORE_PHASES = ['Pending', 'Running', 'Completed', 'Failed'] as const;
 export const RESTORE_STEP_PHASES = ['Pending', 'Running', 'Completed', 'Failed', 'Skipped'] as const;
@@ -118,9 +111,6 @@ export interface Restore extends KubeObject {
   status?: RestoreStatus;
 }
 
-const schema = toJSONSchemaProps(RestoreSchema);
-const validateSchema = compileSchema(schema);
-
 function targetErrors(spec: RestoreSpec) {
   const target = spec.target;
   if (!target) return [];
@@ -151,14 +141,9 @@ export const restoreDefinition: ResourceDefinition = {
   shortNames: [],
   categories: ['strongroom'],
   namespaced: true,
-  description: schema.description as string,
-  schema,
+  ...schemaAndValidation(RestoreSchema, (restore: Restore) => targetErrors(restore.spec)),
   applyDefaults() {
     // Every default is in the schema.
-  },
-  validate(obj) {
-    const errors = validateSchema(obj);
-    return errors.length > 0 ? errors : targetErrors((obj as Restore).spec);
   },
   validateUpdate(obj, old) {
     return immutableFieldErrors('spec', obj.spec, old.spec);

@@ -4,7 +4,7 @@
 import { Type, type SchemaOptions, type TObject, type TProperties, type TSchema, type TUnsafe } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import ajvFormats from 'ajv-formats';
-import type { JSONSchemaProps } from './definition.ts';
+import type { JSONSchemaProps, ResourceDefinition } from './definition.ts';
 import {
   childPath,
   fieldDuplicate,
@@ -15,7 +15,7 @@ import {
   fieldTooMany,
   fieldTypeInvalid,
 } from './field.ts';
-import type { FieldError } from './meta.ts';
+import type { FieldError, KubeObject } from './meta.ts';
 import { QUANTITY_PATTERN } from './quantity.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -303,4 +303,24 @@ export function ResourceSchema<Spec extends TSchema, Status extends TSchema>(des
 /** The plain JSON schema of a TypeBox schema (TypeBox's symbol-keyed markers do not survive). */
 export function toJSONSchemaProps(schema: TObject<TProperties>): JSONSchemaProps {
   return JSON.parse(JSON.stringify(schema)) as JSONSchemaProps;
+}
+
+/**
+ * What a ResourceDefinition takes from its schema: the schema as published, its description, and a `validate` that
+ * runs `semanticErrors` only on an object the schema accepts, so those checks can trust the object's types.
+ */
+export function schemaAndValidation<T extends KubeObject>(
+  resourceSchema: TObject<TProperties>,
+  semanticErrors: (obj: T) => FieldError[],
+): Pick<ResourceDefinition, 'description' | 'schema' | 'validate'> {
+  const schema = toJSONSchemaProps(resourceSchema);
+  const validateSchema = compileSchema(schema);
+  return {
+    description: schema.description as string,
+    schema,
+    validate(obj) {
+      const errors = validateSchema(obj);
+      return errors.length > 0 ? errors : semanticErrors(obj as T);
+    },
+  };
 }

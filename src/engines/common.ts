@@ -4,14 +4,14 @@
 import { createHash } from 'node:crypto';
 import { DATABASE_LABEL } from '../api/action.ts';
 import type { Database } from '../api/database.ts';
-import { engineRules, majorOf, type Engine as EngineName } from '../api/engine-rules.ts';
+import { engineRules, majorOf, versionErrors, type Engine as EngineName } from '../api/engine-rules.ts';
 import { invalid } from '../api/errors.ts';
-import { fieldForbidden, fieldInvalid, fieldNotSupported, keyPath } from '../api/field.ts';
+import { fieldForbidden, fieldInvalid, keyPath } from '../api/field.ts';
 import { GROUP, type FieldError, type KubeObject, type ObjectMeta } from '../api/meta.ts';
 import { parseQuantity } from '../api/quantity.ts';
 import type { EngineContext, UpgradeKind } from './engine.ts';
 
-export { DATABASE_LABEL };
+export { DATABASE_LABEL, versionErrors };
 export const MANAGED_BY = 'strongroom';
 /**
  * Pods carrying `strongroom.dev/client-of: <database>` may reach that database's client port through its
@@ -468,16 +468,36 @@ export function sortedParameters(db: Database): [string, string][] {
   return Object.entries(db.spec.parameters ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
 }
 
+/**
+ * An engine's configuration file, one setting a line: Strongroom's defaults first, then `spec.parameters` in key order
+ * (a later line wins), then what Strongroom manages, so that no parameter can override it.
+ */
+export function configFile(
+  db: Database,
+  settings: { defaults: [string, string][]; managed: [string, string][] },
+  line: (setting: [string, string]) => string,
+): string {
+  const { name, namespace } = identity(db);
+  return [
+    `# Written by Strongroom for Database ${namespace}/${name}: change spec.parameters instead.`,
+    ...settings.defaults.map(line),
+    ...sortedParameters(db).map(line),
+    '# Managed by Strongroom.',
+    ...settings.managed.map(line),
+    '',
+  ].join('\n');
+}
+
 /** The version of the spec, or the engine's default when the API has not defaulted it (it always does). */
 export function versionOf(db: Database): string {
   return db.spec.version ?? engineRules[db.spec.engine].defaultVersion;
 }
 
-export function versionErrors(engine: EngineName, version: string): FieldError[] {
-  const major = majorOf(engine, version);
-  if (major === undefined) return [fieldInvalid('spec.version', version, `must be a ${engine} version such as ${engineRules[engine].versionExamples}`)];
-  if (!engineRules[engine].majors.includes(major)) return [fieldNotSupported('spec.version', version, engineRules[engine].majors)];
-  return [];
+/** The Docker Official Image of `engine` that runs `version`; throws for a version the API does not accept. */
+export function officialImage(engine: EngineName, version: string): string {
+  const errors = versionErrors(engine, version);
+  if (errors.length > 0) throw new Error(`no ${engine} image for ${version}: ${errors[0]!.message}`);
+  return `docker.io/library/${engine}:${version}`;
 }
 
 /** Refuses a spec the engine cannot render, as the Invalid Status the API would have answered. */

@@ -18,10 +18,9 @@
 // the members run. Probes use the metrics listener, which serves the health endpoints without authentication.
 import type { Database } from '../api/database.ts';
 import { majorOf } from '../api/engine-rules.ts';
-import type { FieldError, KubeObject } from '../api/meta.ts';
+import type { KubeObject } from '../api/meta.ts';
 import { parseQuantity } from '../api/quantity.ts';
 import {
-  assertRenderable,
   childNames,
   clientService,
   configHash,
@@ -40,7 +39,6 @@ import {
   memberName,
   networkPolicy,
   ordinalOf,
-  parameterErrors,
   podDisruptionBudget,
   POD_NAME_ENV,
   probes,
@@ -49,12 +47,11 @@ import {
   sortedParameters,
   statefulSet,
   tcpProbe,
-  upgradeKind,
   versionErrors,
   versionOf,
   type NamedPort,
 } from './common.ts';
-import { credentialsSecret } from './credentials.ts';
+import { defineEngine, type Renderable } from './define.ts';
 import type { DesiredState, Engine, EngineContext, Member } from './engine.ts';
 
 const CLIENT: NamedPort = { name: 'client', port: 2379 };
@@ -107,16 +104,6 @@ function healthProbes(version: string) {
   }
   const listening = tcpProbe(CLIENT.name);
   return probes({ startup: listening, readiness: httpProbe('/health', METRICS.name), liveness: listening });
-}
-
-function parameterErrorsOf(parameters: Readonly<Record<string, string>> | undefined): FieldError[] {
-  return parameterErrors(parameters, {
-    engine: 'etcd',
-    keyPattern: /^[a-z][a-z0-9-]*$/,
-    keyDescription: 'an etcd flag name without the leading dashes, such as snapshot-count',
-    // Set on the command line; etcd refuses to start when a flag is also set in its environment.
-    alsoManaged: ['listen-metrics-urls'],
-  });
 }
 
 /** The environment variable etcd reads a flag from: `snapshot-count` → `ETCD_SNAPSHOT_COUNT`. */
@@ -227,16 +214,8 @@ esac
 etcdctl auth enable
 `;
 
-function desired(db: Database, ctx: EngineContext): DesiredState {
-  const version = versionOf(db);
-  assertRenderable(db, [...versionErrors('etcd', version), ...parameterErrorsOf(db.spec.parameters)]);
+function render(db: Database, ctx: EngineContext, { version, credentials, passwords }: Renderable): DesiredState {
   const names = childNames(db);
-  const { secret: credentials, passwords } = credentialsSecret(
-    db,
-    Object.values(ETCD_CREDENTIALS),
-    ctx.credentials,
-    ctx.generatePassword,
-  );
   const config = configMap(db, names.config, configData(db));
   const cluster = configMap(db, clusterConfigName(db), clusterData(db, ctx));
   const host = serviceHost(db, names.client, ctx);
@@ -391,13 +370,17 @@ export function membershipJob(
   return job(db, name, 'membership', UID, [container]);
 }
 
-export const etcd: Engine = {
+export const etcd: Engine = defineEngine({
   name: 'etcd',
   defaultPort: CLIENT.port,
   credentialKeys: Object.values(ETCD_CREDENTIALS),
   image,
-  upgradeKind: (from, to) => upgradeKind('etcd', image, from, to),
-  parameterErrors: parameterErrorsOf,
-  desired,
-};
+  parameters: {
+    keyPattern: /^[a-z][a-z0-9-]*$/,
+    keyDescription: 'an etcd flag name without the leading dashes, such as snapshot-count',
+    // Set on the command line; etcd refuses to start when a flag is also set in its environment.
+    alsoManaged: ['listen-metrics-urls'],
+  },
+  render,
+});
 

@@ -8,11 +8,9 @@
 // primary_conninfo in the shared postgresql.conf (ignored by the primary, which has no standby.signal) makes it stream.
 // Pods start in order (OrderedReady), so the primary is Ready before the first replica copies it.
 import type { Database } from '../api/database.ts';
-import type { FieldError } from '../api/meta.ts';
 import {
-  assertRenderable,
   childNames,
-  configHash,
+  configFile,
   configMap,
   connectionSecret,
   CONTAINER_SECURITY_CONTEXT,
@@ -22,23 +20,16 @@ import {
   DATA_VOLUME,
   execProbe,
   identity,
-  memberHost,
-  memberName,
   memoryLimitBytes,
-  parameterErrors,
+  officialImage,
   POD_NAME_ENV,
   probes,
   serviceHost,
-  sortedParameters,
-  statefulSet,
-  upgradeKind,
-  versionErrors,
-  versionOf,
   type NamedPort,
 } from './common.ts';
-import { credentialsSecret } from './credentials.ts';
+import { defineEngine, type Renderable } from './define.ts';
 import type { DesiredState, Engine, EngineContext } from './engine.ts';
-import { primaryWithReplicas } from './replicated.ts';
+import { primaryHost, primaryWithReplicas, replicatedStatefulSet } from './replicated.ts';
 
 const PORT: NamedPort = { name: 'postgres', port: 5432 };
 /** The postgres user of the Debian-based official image. */
@@ -65,18 +56,7 @@ export function applicationName(db: Database): string {
 }
 
 function image(version: string): string {
-  const errors = versionErrors('postgres', version);
-  if (errors.length > 0) throw new Error(`no postgres image for ${version}: ${errors[0]!.message}`);
-  return `docker.io/library/postgres:${version}`;
-}
-
-function parameterErrorsOf(parameters: Readonly<Record<string, string>> | undefined): FieldError[] {
-  return parameterErrors(parameters, {
-    engine: 'postgres',
-    keyPattern: /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/,
-    keyDescription: 'a PostgreSQL setting name such as work_mem or pg_stat_statements.max',
-    alsoManaged: ['cluster_name', 'config_file', 'password_encryption', 'primary_conninfo'],
-  });
+  return officialImage('postgres', version);
 }
 
 /** A postgresql.conf string literal: quotes doubled, backslashes and line breaks escaped. */
@@ -91,7 +71,7 @@ function postgresqlConf(db: Database, ctx: EngineContext): string {
   const memory = memoryLimitBytes(db);
   // A quarter of the memory limit, the usual starting point; the rest is left to work_mem and the page cache.
   if (memory !== undefined) defaults.push(['shared_buffers', `${Math.max(1, Math.floor(memory / 4 / 2 ** 20))}MB`]);
-  const primary = memberHost(db, memberName(db, 0), ctx);
+  const primary = primaryHost(db, ctx);
   const managed: [string, string][] = [
     ['listen_addresses', '*'],
     ['port', String(PORT.port)],
@@ -99,15 +79,7 @@ function postgresqlConf(db: Database, ctx: EngineContext): string {
     ['password_encryption', 'scram-sha-256'],
     ['primary_conninfo', `host=${primary} port=${PORT.port} user=${REPLICATION_USER} passfile=${PGPASSFILE}`],
   ];
-  const line = ([key, value]: [string, string]) => `${key} = ${quote(value)}`;
-  return [
-    `# Written by Strongroom for Database ${identity(db).namespace}/${identity(db).name}: change spec.parameters instead.`,
-    ...defaults.map(line),
-    ...sortedParameters(db).map(line),
-    '# Managed by Strongroom.',
-    ...managed.map(line),
-    '',
-  ].join('\n');
+  return configFile(db, { defaults, managed }, ([key, value]) => `${key} = ${quote(value)}`);
 }
 
 const PG_HBA_CONF = [
@@ -146,16 +118,8 @@ touch "$PGDATA.partial/standby.signal"
 mv "$PGDATA.partial" "$PGDATA"
 `;
 
-function desired(db: Database, ctx: EngineContext): DesiredState {
-  const version = versionOf(db);
-  assertRenderable(db, [...versionErrors('postgres', version), ...parameterErrorsOf(db.spec.parameters)]);
+function render(db: Database, ctx: EngineContext, { version, credentials, passwords }: Renderable): DesiredState {
   const names = childNames(db);
-  const { secret: credentials, passwords } = credentialsSecret(
-    db,
-    Object.values(POSTGRES_CREDENTIALS),
-    ctx.credentials,
-    ctx.generatePassword,
-  );
   const config = configMap(db, names.config, {
     'postgresql.conf': postgresqlConf(db, ctx),
     'pg_hba.conf': PG_HBA_CONF,
@@ -190,7 +154,7 @@ function desired(db: Database, ctx: EngineContext): DesiredState {
     env: [
       POD_NAME_ENV,
       ...paths,
-      { name: 'PRIMARY_HOST', value: memberHost(db, memberName(db, 0), ctx) },
+      { name: 'PRIMARY_HOST', value: primaryHost(db, ctx) },
       credentialEnv(db, 'REPLICATION_PASSWORD', POSTGRES_CREDENTIALS.replication),
     ],
     volumeMounts: [dataMount],
@@ -245,10 +209,7 @@ function desired(db: Database, ctx: EngineContext): DesiredState {
     credentials,
     config,
     connection,
-    statefulSet: statefulSet(db, ctx, {
-      replicas: db.spec.replicas ?? 1,
-      podManagementPolicy: 'OrderedReady',
-      configHash: configHash(config.data as Record<string, string>),
+    statefulSet: replicatedStatefulSet(db, ctx, config, {
       uid: UID,
       initContainers: [bootstrap],
       containers: [postgres],
@@ -258,12 +219,15 @@ function desired(db: Database, ctx: EngineContext): DesiredState {
   });
 }
 
-export const postgres: Engine = {
+export const postgres: Engine = defineEngine({
   name: 'postgres',
   defaultPort: PORT.port,
   credentialKeys: Object.values(POSTGRES_CREDENTIALS),
   image,
-  upgradeKind: (from, to) => upgradeKind('postgres', image, from, to),
-  parameterErrors: parameterErrorsOf,
-  desired,
-};
+  parameters: {
+    keyPattern: /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/,
+    keyDescription: 'a PostgreSQL setting name such as work_mem or pg_stat_statements.max',
+    alsoManaged: ['cluster_name', 'config_file', 'password_encryption', 'primary_conninfo'],
+  },
+  render,
+});

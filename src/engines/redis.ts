@@ -3,11 +3,9 @@
 // primary). It goes on the command line through the environment, not into the ConfigMap, which anyone who may read
 // ConfigMaps could read. Redis needs no first-time setup, so no init Job.
 import type { Database } from '../api/database.ts';
-import type { FieldError } from '../api/meta.ts';
 import {
-  assertRenderable,
   childNames,
-  configHash,
+  configFile,
   configMap,
   connectionSecret,
   CONTAINER_SECURITY_CONTEXT,
@@ -16,24 +14,16 @@ import {
   credentialEnv,
   DATA_VOLUME,
   execProbe,
-  identity,
-  memberHost,
-  memberName,
   memoryLimitBytes,
-  parameterErrors,
+  officialImage,
   POD_NAME_ENV,
   probes,
   serviceHost,
-  sortedParameters,
-  statefulSet,
-  upgradeKind,
-  versionErrors,
-  versionOf,
   type NamedPort,
 } from './common.ts';
-import { credentialsSecret } from './credentials.ts';
+import { defineEngine, type Renderable } from './define.ts';
 import type { DesiredState, Engine, EngineContext } from './engine.ts';
-import { primaryWithReplicas } from './replicated.ts';
+import { primaryHost, primaryWithReplicas, replicatedStatefulSet } from './replicated.ts';
 
 const PORT: NamedPort = { name: 'redis', port: 6379 };
 /** The redis user of the Debian-based official image. */
@@ -44,19 +34,7 @@ const CONFIG_DIR = '/etc/strongroom';
 export const REDIS_CREDENTIALS = { password: 'password' } as const;
 
 function image(version: string): string {
-  const errors = versionErrors('redis', version);
-  if (errors.length > 0) throw new Error(`no redis image for ${version}: ${errors[0]!.message}`);
-  return `docker.io/library/redis:${version}`;
-}
-
-function parameterErrorsOf(parameters: Readonly<Record<string, string>> | undefined): FieldError[] {
-  return parameterErrors(parameters, {
-    engine: 'redis',
-    keyPattern: /^[a-z][a-z0-9-]*$/,
-    keyDescription: 'a redis.conf directive such as maxmemory-policy',
-    // `include` would read another file over the managed settings.
-    alsoManaged: ['include'],
-  });
+  return officialImage('redis', version);
 }
 
 /**
@@ -85,15 +63,7 @@ function redisConf(db: Database): string {
     ['dbfilename', 'dump.rdb'],
     ['daemonize', 'no'],
   ];
-  const line = ([key, value]: [string, string]) => `${key} ${argument(value)}`;
-  return [
-    `# Written by Strongroom for Database ${identity(db).namespace}/${identity(db).name}: change spec.parameters instead.`,
-    ...defaults.map(line),
-    ...sortedParameters(db).map(line),
-    '# Managed by Strongroom.',
-    ...managed.map(line),
-    '',
-  ].join('\n');
+  return configFile(db, { defaults, managed }, ([key, value]) => `${key} ${argument(value)}`);
 }
 
 /** Every member but ordinal 0 replicates the primary; the password arrives through the environment. */
@@ -103,16 +73,8 @@ if [ "\${POD_NAME##*-}" != 0 ]; then set -- "$@" --replicaof "$PRIMARY_HOST" ${P
 exec redis-server "$@"
 `;
 
-function desired(db: Database, ctx: EngineContext): DesiredState {
-  const version = versionOf(db);
-  assertRenderable(db, [...versionErrors('redis', version), ...parameterErrorsOf(db.spec.parameters)]);
+function render(db: Database, ctx: EngineContext, { version, credentials, passwords }: Renderable): DesiredState {
   const names = childNames(db);
-  const { secret: credentials, passwords } = credentialsSecret(
-    db,
-    Object.values(REDIS_CREDENTIALS),
-    ctx.credentials,
-    ctx.generatePassword,
-  );
   const config = configMap(db, names.config, { 'redis.conf': redisConf(db) });
   const host = serviceHost(db, names.client, ctx);
   const password = passwords[REDIS_CREDENTIALS.password]!;
@@ -132,7 +94,7 @@ function desired(db: Database, ctx: EngineContext): DesiredState {
     command: ['sh', '-c', START_SCRIPT],
     env: [
       POD_NAME_ENV,
-      { name: 'PRIMARY_HOST', value: memberHost(db, memberName(db, 0), ctx) },
+      { name: 'PRIMARY_HOST', value: primaryHost(db, ctx) },
       credentialEnv(db, 'REDIS_PASSWORD', REDIS_CREDENTIALS.password),
       credentialEnv(db, 'REDISCLI_AUTH', REDIS_CREDENTIALS.password),
     ],
@@ -151,10 +113,7 @@ function desired(db: Database, ctx: EngineContext): DesiredState {
     credentials,
     config,
     connection,
-    statefulSet: statefulSet(db, ctx, {
-      replicas: db.spec.replicas ?? 1,
-      podManagementPolicy: 'OrderedReady',
-      configHash: configHash(config.data as Record<string, string>),
+    statefulSet: replicatedStatefulSet(db, ctx, config, {
       uid: UID,
       containers: [redis],
       volumes: [{ name: 'config', configMap: { name: names.config } }],
@@ -162,12 +121,16 @@ function desired(db: Database, ctx: EngineContext): DesiredState {
   });
 }
 
-export const redis: Engine = {
+export const redis: Engine = defineEngine({
   name: 'redis',
   defaultPort: PORT.port,
   credentialKeys: Object.values(REDIS_CREDENTIALS),
   image,
-  upgradeKind: (from, to) => upgradeKind('redis', image, from, to),
-  parameterErrors: parameterErrorsOf,
-  desired,
-};
+  parameters: {
+    keyPattern: /^[a-z][a-z0-9-]*$/,
+    keyDescription: 'a redis.conf directive such as maxmemory-policy',
+    // `include` would read another file over the managed settings.
+    alsoManaged: ['include'],
+  },
+  render,
+});

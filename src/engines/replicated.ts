@@ -9,16 +9,26 @@ import type { Database } from '../api/database.ts';
 import {
   childNames,
   clientService,
+  configHash,
   headlessService,
+  memberHost,
+  memberName,
   networkPolicy,
   podDisruptionBudget,
   primarySelector,
   ROLE_LABEL,
   selectorString,
   serviceHost,
+  statefulSet,
   type NamedPort,
+  type StatefulSetParts,
 } from './common.ts';
 import type { DesiredState, EngineContext } from './engine.ts';
+
+/** The stable DNS name of the primary (ordinal 0) through the headless Service: where replicas replicate from. */
+export function primaryHost(db: Database, ctx: Pick<EngineContext, 'clusterDomain'>): string {
+  return memberHost(db, memberName(db, 0), ctx);
+}
 
 export interface PrimaryWithReplicasParts {
   port: NamedPort;
@@ -54,4 +64,22 @@ export function primaryWithReplicas(db: Database, ctx: EngineContext, parts: Pri
       connectionSecret: names.connection,
     },
   };
+}
+
+/**
+ * The StatefulSet of the primary and its replicas. Members start in order (OrderedReady), since a replica starts from
+ * a running primary; `config` is hashed into the pod template, so that a change of it rolls the pods.
+ */
+export function replicatedStatefulSet(
+  db: Database,
+  ctx: EngineContext,
+  config: KubeObject,
+  parts: Omit<StatefulSetParts, 'replicas' | 'podManagementPolicy' | 'configHash'>,
+): KubeObject {
+  return statefulSet(db, ctx, {
+    ...parts,
+    replicas: db.spec.replicas ?? 1,
+    podManagementPolicy: 'OrderedReady',
+    configHash: configHash(config.data as Record<string, string>),
+  });
 }

@@ -1,7 +1,17 @@
+import { Type } from '@sinclair/typebox';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { JSONSchemaProps } from '../../src/api/definition.ts';
-import { applySchemaDefaults, compileSchema, fieldPath, pruneUnknownFields } from '../../src/api/schema.ts';
+import { fieldForbidden } from '../../src/api/field.ts';
+import type { KubeObject } from '../../src/api/meta.ts';
+import {
+  applySchemaDefaults,
+  compileSchema,
+  fieldPath,
+  pruneUnknownFields,
+  ResourceSchema,
+  schemaAndValidation,
+} from '../../src/api/schema.ts';
 
 const schema: JSONSchemaProps = {
   type: 'object',
@@ -178,4 +188,34 @@ describe('applySchemaDefaults', () => {
     a.spec.nested.inner.on = false;
     assert.equal(b.spec.nested.inner.on, true);
   });
+});
+
+describe('schemaAndValidation', () => {
+  const checked: KubeObject[] = [];
+  const parts = schemaAndValidation(
+    ResourceSchema('A Widget.', Type.Object({ size: Type.Integer({ minimum: 0 }) }), Type.Object({})),
+    (obj: KubeObject & { spec: { size: number } }) => {
+      checked.push(obj);
+      return obj.spec.size > 9 ? [fieldForbidden('spec.size', 'must be a single digit')] : [];
+    },
+  );
+  const widget = (size: unknown): KubeObject => ({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' }, spec: { size } });
+
+  it('publishes the JSON schema and its description', () => {
+    assert.equal(parts.description, 'A Widget.');
+    assert.equal(parts.schema.properties?.spec?.properties?.size?.type, 'integer');
+  });
+
+  const cases: [string, unknown, string[], number][] = [
+    ['accepts what both accept', 3, [], 1],
+    ['runs the semantic checks on what the schema accepts', 12, ['spec.size'], 1],
+    ['answers schema errors alone, without the semantic checks', 'big', ['spec.size'], 0],
+  ];
+  for (const [name, size, fields, semanticRuns] of cases) {
+    it(name, () => {
+      checked.length = 0;
+      assert.deepEqual(parts.validate(widget(size)).map((e) => e.field), fields);
+      assert.equal(checked.length, semanticRuns);
+    });
+  }
 });

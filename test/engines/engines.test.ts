@@ -13,27 +13,20 @@ import { container, database, decoded, ENGINE_NAMES, find, passwordCounter, podS
 const MAIN_CONTAINER = { postgres: 'postgres', redis: 'redis', etcd: 'etcd' } as const;
 
 describe('engine children', () => {
+  /** postgres and redis: one primary and its replicas (src/engines/replicated.ts). */
+  const primaryWithReplicas = [
+    'ConfigMap/orders-config',
+    'Secret/orders-connection',
+    'Service/orders-headless',
+    'Service/orders',
+    'Service/orders-ro',
+    'StatefulSet/orders',
+    'PodDisruptionBudget/orders',
+    'NetworkPolicy/orders',
+  ];
   const expected = {
-    postgres: [
-      'ConfigMap/orders-config',
-      'Secret/orders-connection',
-      'Service/orders-headless',
-      'Service/orders',
-      'Service/orders-ro',
-      'StatefulSet/orders',
-      'PodDisruptionBudget/orders',
-      'NetworkPolicy/orders',
-    ],
-    redis: [
-      'ConfigMap/orders-config',
-      'Secret/orders-connection',
-      'Service/orders-headless',
-      'Service/orders',
-      'Service/orders-ro',
-      'StatefulSet/orders',
-      'PodDisruptionBudget/orders',
-      'NetworkPolicy/orders',
-    ],
+    postgres: primaryWithReplicas,
+    redis: primaryWithReplicas,
     etcd: [
       'ConfigMap/orders-config',
       'ConfigMap/orders-cluster',
