@@ -11,7 +11,14 @@ import {
   type Watcher,
 } from './interface.ts';
 import { directoryPrefix, prefixEnd } from './prefix.ts';
-import { reportWatchError, WatcherIndex, WatchStream, type WatchErrorHandler } from './watch.ts';
+import { resyncEvents } from './resync.ts';
+import {
+  reportWatchError,
+  WatcherIndex,
+  WatchStream,
+  type FallibleWatchStorage,
+  type WatchErrorHandler,
+} from './watch.ts';
 
 export interface WatchCacheOptions {
   /** The keys held in memory, normally one resource's (`/strongroom.dev/databases/`). Default '/'. */
@@ -27,6 +34,8 @@ export interface WatchCacheOptions {
   /** Revisions whose full sorted list stays in memory for paginated reads (continue tokens). Default 16. */
   snapshots?: number;
   onWatchError?: WatchErrorHandler;
+  /** Told when the backend's watch breaks and when a relist fails (the cache lists again, backing off). */
+  onResyncError?: (error: unknown) => void;
 }
 
 /** The objects under a prefix at `revision`, sorted by key; `keys[i]` is the key of `items[i]`. */
@@ -37,6 +46,7 @@ export interface SortedList {
 }
 
 const REPLAY_BATCH = 500;
+const RELIST_BACKOFF_MS = { initial: 200, max: 10_000 };
 
 function deepFreeze(value: unknown): void {
   if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
@@ -162,16 +172,20 @@ interface RevisionWaiter {
  * (`structuredClone`) before modifying. Objects returned by writes come from the backend and belong to the caller.
  * Keys outside the cached prefix pass through to the backend. The cache does not own the backend: `close` stops the
  * cache's watches and leaves the backend open.
+ *
+ * When the backend's watch breaks (etcd's can: its history compacted under a lagging watch), the cache lists again
+ * and hands its watchers the difference as events (see resync.ts), so its own watches never break.
  */
 export class WatchCache implements Storage {
   /** Settles when the initial list is loaded; until then every call fails with `Unavailable`. */
   readonly ready: Promise<void>;
-  private readonly backend: Storage;
+  private readonly backend: FallibleWatchStorage;
   private readonly root: string;
   private readonly keyOf: (obj: KubeObject) => string;
   private readonly capacity: number;
   private readonly snapshotLimit: number;
   private readonly onWatchError: WatchErrorHandler;
+  private readonly onResyncError: (error: unknown) => void;
   private readonly objects = new Map<string, KubeObject>();
   private readonly sorted = new SortedObjects();
   /** Lists handed out at past revisions, oldest first, for continue tokens. */
@@ -185,7 +199,7 @@ export class WatchCache implements Storage {
   private revision = 0;
   private closed = false;
 
-  constructor(backend: Storage, options: WatchCacheOptions = {}) {
+  constructor(backend: FallibleWatchStorage, options: WatchCacheOptions = {}) {
     this.backend = backend;
     this.root = directoryPrefix(options.prefix ?? '/');
     this.keyOf =
@@ -194,6 +208,8 @@ export class WatchCache implements Storage {
     this.capacity = options.capacity ?? 10_000;
     this.snapshotLimit = options.snapshots ?? 16;
     this.onWatchError = options.onWatchError ?? reportWatchError;
+    this.onResyncError =
+      options.onResyncError ?? ((error) => process.emitWarning(`watch cache of ${this.root}: ${String(error)}`));
     this.ready = this.load();
     // Callers learn of a failed load from `ready` or `isReady`; nobody awaiting it must not crash the process.
     this.ready.catch(() => {});
@@ -294,23 +310,65 @@ export class WatchCache implements Storage {
   private async load(): Promise<void> {
     const list: ListResult & { keys?: unknown } = await this.backend.list(this.root);
     if (this.closed) return;
-    const { items, revision } = list;
-    // ListResult names no keys; a backend that lists them beside the items (SqliteStorage) saves guessing them.
-    const keys = Array.isArray(list.keys) ? (list.keys as string[]) : items.map((obj) => this.keyOf(obj));
-    const entries = items.map((obj, i): [string, KubeObject] => {
-      deepFreeze(obj);
-      return [keys[i], obj];
-    });
-    // Sorted in JavaScript's order, which the binary searches use (SQLite's byte order differs beyond ASCII).
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = this.entries(list);
     for (const [key, obj] of entries) this.objects.set(key, obj);
     this.sorted.load(
       entries.map(([key]) => key),
       entries.map(([, obj]) => obj),
     );
-    this.revision = revision;
-    this.ring = new EventRing(this.capacity, revision);
-    this.upstream = this.backend.watch(this.root, revision, (event) => this.apply(event));
+    this.revision = list.revision;
+    this.ring = new EventRing(this.capacity, list.revision);
+    this.follow(list.revision);
+  }
+
+  /** A list's objects, frozen, with their keys, sorted in JavaScript's order, which the binary searches use. */
+  private entries(list: ListResult & { keys?: unknown }): [string, KubeObject][] {
+    // ListResult names no keys; a backend that lists them beside the items (SqliteStorage) saves guessing them.
+    const keys = Array.isArray(list.keys) ? (list.keys as string[]) : list.items.map((obj) => this.keyOf(obj));
+    const entries = list.items.map((obj, i): [string, KubeObject] => {
+      deepFreeze(obj);
+      return [keys[i], obj];
+    });
+    // SQLite's and etcd's byte order differs from JavaScript's beyond ASCII.
+    return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  private follow(revision: number): void {
+    this.upstream = this.backend.watch(
+      this.root,
+      revision,
+      (event) => this.apply(event),
+      (error) => void this.resync(error),
+    );
+  }
+
+  /**
+   * The backend's watch broke: list again (backing off while the backend is unavailable), apply the difference as
+   * events — memory, ring and every watcher move on together — and watch from the list's revision. Reads meanwhile
+   * are served from the state before the break; writes wait for it to be caught up, as they wait for any event.
+   */
+  private async resync(cause: unknown): Promise<void> {
+    this.onResyncError(cause);
+    this.upstream = undefined;
+    for (let delay = RELIST_BACKOFF_MS.initial; !this.closed; delay = Math.min(delay * 2, RELIST_BACKOFF_MS.max)) {
+      let list: ListResult & { keys?: unknown };
+      try {
+        list = await this.backend.list(this.root);
+      } catch (error) {
+        this.onResyncError(error);
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+        continue;
+      }
+      if (this.closed) return;
+      for (const event of resyncEvents(this.objects, new Map(this.entries(list)), this.revision, list.revision)) {
+        this.apply(event);
+      }
+      // The list may be newer than its newest object: other keys move a shared revision.
+      this.revision = Math.max(this.revision, list.revision);
+      this.wake();
+      this.follow(this.revision);
+      return;
+    }
   }
 
   private apply(event: StorageEvent): void {

@@ -2,6 +2,9 @@
 // both by count and by age, so a client that listed a few minutes ago can still watch from its resourceVersion.
 import type { Storage } from './interface.ts';
 
+/** What compaction needs of a store; a backend may pass its own `compact` (etcd's takes turns among replicas). */
+export type Compactable = Pick<Storage, 'currentRevision' | 'compactedRevision' | 'compact'>;
+
 export interface CompactorOptions {
   /** The newest revisions always kept. Default 10,000. */
   keepRevisions?: number;
@@ -19,13 +22,13 @@ interface Sample {
 
 /** Decides each tick how far to compact: to the newest revision that is both old enough and far enough behind. */
 export class Compactor {
-  private readonly storage: Storage;
+  private readonly storage: Compactable;
   private readonly keepRevisions: number;
   private readonly keepMs: number;
   /** The revision seen at each tick, oldest first: when a revision was reached is known only from these. */
   private samples: Sample[] = [];
 
-  constructor(storage: Storage, options: CompactorOptions = {}) {
+  constructor(storage: Compactable, options: CompactorOptions = {}) {
     this.storage = storage;
     this.keepRevisions = options.keepRevisions ?? 10_000;
     this.keepMs = options.keepMs ?? 5 * 60_000;
@@ -47,7 +50,7 @@ export class Compactor {
 }
 
 /** Starts compacting `storage` every `intervalMs`; returns the function that stops it. */
-export function startCompactor(storage: Storage, options: CompactorOptions = {}): () => void {
+export function startCompactor(storage: Compactable, options: CompactorOptions = {}): () => void {
   const compactor = new Compactor(storage, options);
   const onError = options.onError ?? ((error: unknown) => process.emitWarning(`storage compaction failed: ${String(error)}`));
   let running = false;

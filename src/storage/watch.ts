@@ -1,8 +1,22 @@
 // Watch fan-out shared by the storage backends and the watch cache: one stream per watcher, indexed by prefix.
-import type { StorageEvent, Watcher } from './interface.ts';
+import type { Storage, StorageError, StorageEvent, Watcher } from './interface.ts';
 
 /** Told when a watcher's callback throws; the event still reaches every other watcher. */
 export type WatchErrorHandler = (error: unknown, event: StorageEvent) => void;
+
+/**
+ * Told once when a started watch can go on no longer: `Expired` when the history it had still to deliver was compacted
+ * under it, `Unavailable` when the store stayed out of reach. The watch has stopped; list again and watch anew.
+ */
+export type WatchFailureHandler = (error: StorageError) => void;
+
+/**
+ * A Storage whose watches can fail after they have started (etcd's can; SQLite's, fed in process, never do) and
+ * says so to the `onFailure` a caller passes. Storage's own `watch` has no way to say it.
+ */
+export interface FallibleWatchStorage extends Storage {
+  watch(prefix: string, fromRevision: number, onEvent: (event: StorageEvent) => void, onFailure?: WatchFailureHandler): Watcher;
+}
 
 /** The next events after `afterRevision`, oldest first; an empty batch means the history has been replayed. */
 export type History = (afterRevision: number) => StorageEvent[];

@@ -12,12 +12,16 @@ import {
   type Watcher,
 } from '../../src/storage/interface.ts';
 import { SqliteStorage } from '../../src/storage/sqlite.ts';
+import type { FallibleWatchStorage, WatchFailureHandler } from '../../src/storage/watch.ts';
 import { collect, database, key, PREFIX, rv, settle, summary } from './helpers.ts';
 
 const WAITS = { timeout: 5_000 };
 
-/** A backend that counts reads, can hold its first list, and can deliver watch events late (as etcd does). */
-class Backend implements Storage {
+/**
+ * A backend that counts reads, can hold its first list, can deliver watch events late (as etcd does), and can break
+ * its newest watch as etcd breaks one whose history is compacted under it.
+ */
+class Backend implements FallibleWatchStorage {
   readonly inner = SqliteStorage.open(':memory:');
   lists = 0;
   gets = 0;
@@ -25,6 +29,9 @@ class Backend implements Storage {
   lateEvents = false;
   /** Lists without keys, as a backend that cannot name them would. */
   keyless = false;
+  /** Lists that fail with Unavailable before one succeeds. */
+  failingLists = 0;
+  private newestWatch: { watcher: Watcher; onFailure?: WatchFailureHandler } | undefined;
 
   currentRevision(): number {
     return this.inner.currentRevision();
@@ -38,6 +45,7 @@ class Backend implements Storage {
   }
   async list(prefix: string, options?: ListOptions): Promise<ListResult & { keys?: string[] }> {
     this.lists++;
+    if (this.failingLists > 0 && this.failingLists--) throw new StorageError('Unavailable', prefix, 'down for a moment');
     const { keys, ...result } = await this.inner.list(prefix, options);
     await this.listGate;
     return this.keyless ? result : { keys, ...result };
@@ -51,8 +59,17 @@ class Backend implements Storage {
   delete(k: string, expected: number): Promise<KubeObject> {
     return this.inner.delete(k, expected);
   }
-  watch(prefix: string, from: number, onEvent: (event: StorageEvent) => void): Watcher {
-    return this.inner.watch(prefix, from, (event) => (this.lateEvents ? void settle(3).then(() => onEvent(event)) : onEvent(event)));
+  watch(prefix: string, from: number, onEvent: (event: StorageEvent) => void, onFailure?: WatchFailureHandler): Watcher {
+    const watcher = this.inner.watch(prefix, from, (event) => (this.lateEvents ? void settle(3).then(() => onEvent(event)) : onEvent(event)));
+    this.newestWatch = { watcher, onFailure };
+    return watcher;
+  }
+  /** Stops the newest watch, runs `meanwhile` (whose writes it misses), then fails the watch with Expired. */
+  async breakWatch(meanwhile: () => Promise<void>): Promise<void> {
+    const broken = this.newestWatch!;
+    broken.watcher.stop();
+    await meanwhile();
+    broken.onFailure?.(new StorageError('Expired', PREFIX, 'history compacted under the watch'));
   }
   compact(revision: number): Promise<void> {
     return this.inner.compact(revision);
@@ -266,6 +283,36 @@ describe('WatchCache', () => {
       assert.equal(watched.events.length, 0);
       await assert.rejects(cache.get(key('ns0', 'after')), isCode('Unavailable'));
     });
+  });
+
+  it('lists again when the backend watch breaks, and hands its watchers the difference', WAITS, async () => {
+    const failures: unknown[] = [];
+    const { backend, cache } = await started({ onResyncError: (error) => failures.push(error) }, 4); // 1..4
+    const watched = collect(cache, PREFIX, 4);
+    const ns1 = collect(cache, `${PREFIX}ns1/`, 4);
+    backend.failingLists = 1;
+    await backend.breakWatch(async () => {
+      await backend.inner.update(key('ns0', 'db0'), database('ns0', 'db0', 2), 1); // 5
+      await backend.inner.delete(key('ns1', 'db1'), 2); // 6
+      await backend.inner.create(key('ns0', 'db4'), database('ns0', 'db4')); // 7
+      await backend.inner.delete(key('ns1', 'db3'), 4); // 8
+    });
+    const events = await watched.until(4);
+    assert.deepEqual(summary(events), ['5 MODIFIED ns0/db0', '6 DELETED ns1/db1', '7 ADDED ns0/db4', '8 DELETED ns1/db3']);
+    assert.equal(events[0].prevObject?.spec.replicas, 1);
+    assert.deepEqual([events[1].object.metadata.resourceVersion, events[1].prevObject?.metadata.resourceVersion], ['6', '2']);
+    assert.deepEqual(summary(await ns1.until(2)), ['6 DELETED ns1/db1', '8 DELETED ns1/db3']);
+    const { items, revision } = await backend.inner.list(PREFIX);
+    assert.deepEqual(await cache.list(PREFIX), { items, revision });
+    assert.deepEqual(
+      failures.map((error) => (error as StorageError).code),
+      ['Expired', 'Unavailable'],
+      'the break, then the relist that failed',
+    );
+    // Following the backend again: a write resolves once its event is in, and every watcher gets it.
+    await cache.create(key('ns0', 'db5'), database('ns0', 'db5'));
+    assert.deepEqual(summary(await watched.until(5)).at(-1), '9 ADDED ns0/db5');
+    await cache.close();
   });
 
   it('passes keys outside its prefix through to the backend', async () => {

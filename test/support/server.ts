@@ -42,7 +42,7 @@ export interface WatchStream {
 }
 
 export async function startTestServer(
-  options: { dataDir?: string; bookmarkIntervalMs?: number; history?: ServerConfig['history'] } = {},
+  options: { dataDir?: string; bookmarkIntervalMs?: number; history?: ServerConfig['history']; etcd?: ServerConfig['etcd'] } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'strongroom-test-'));
   const server = await startServer({
@@ -51,6 +51,7 @@ export async function startTestServer(
     dataDir,
     bookmarkIntervalMs: options.bookmarkIntervalMs,
     history: options.history,
+    etcd: options.etcd,
     logger: pino({ level: 'silent' }),
   });
   const tls = (init?: RequestInit): RequestOptions => ({
