@@ -60,8 +60,21 @@ export interface CreateAttributes {
  */
 export type AdmitCreate = (attributes: CreateAttributes) => Promise<void>;
 
+/** What an admission check learns about a delete: the object as it is when the DELETE arrives. */
+export interface DeleteAttributes {
+  resource: QualifiedResource;
+  object: KubeObject;
+}
+
+/**
+ * A check every DELETE passes before anything is written (a validating admission plugin on the delete path): it
+ * throws a StatusError to refuse. Runs for each object of a collection delete too.
+ */
+export type AdmitDelete = (attributes: DeleteAttributes) => void | Promise<void>;
+
 export interface StoreOptions {
   admitCreate?: AdmitCreate;
+  admitDelete?: AdmitDelete;
   now?: () => Date;
 }
 
@@ -78,12 +91,14 @@ export class ResourceStore {
   private readonly now: () => Date;
   private readonly scope: FieldManagerScope;
   private readonly admitCreate: AdmitCreate | undefined;
+  private readonly admitDelete: AdmitDelete | undefined;
 
   constructor(def: ResourceDefinition, storage: Storage, options: StoreOptions = {}) {
     this.def = def;
     this.storage = storage;
     this.now = options.now ?? (() => new Date());
     this.admitCreate = options.admitCreate;
+    this.admitDelete = options.admitDelete;
     this.scope = fieldManagerScope(def);
   }
 
@@ -322,6 +337,7 @@ export class ResourceStore {
     for (let attempt = 1; ; attempt++) {
       const current = await this.get(namespace, name);
       checkPreconditions(this.qualified, name, current, options);
+      await this.admitDelete?.({ resource: this.qualified, object: current });
       try {
         return await this.deleteCurrent(current, options);
       } catch (err) {
@@ -367,15 +383,19 @@ export class ResourceStore {
   async deleteCollection(namespace: string | undefined, listOptions: ListOptions, options: DeleteOptions): Promise<KubeList> {
     const list = await this.list(namespace, { ...listOptions, limit: 0, continue: '' });
     const deleted: KubeObject[] = [];
+    // As upstream: one refused object (deletion protection, say) does not spare the others; the first error is
+    // answered once every object has been tried.
+    let failure: unknown;
     for (const item of list.items) {
       try {
         const result = await this.delete(item.metadata.namespace, item.metadata.name!, { ...options, preconditions: undefined });
         deleted.push(result.body.kind === 'Status' ? item : (result.body as KubeObject));
       } catch (err) {
         // Something deleted it meanwhile: that is the outcome we wanted.
-        if (!(err instanceof StatusError && err.code === 404)) throw err;
+        if (!(err instanceof StatusError && err.code === 404)) failure ??= err;
       }
     }
+    if (failure !== undefined) throw failure;
     return { ...list, items: deleted };
   }
 

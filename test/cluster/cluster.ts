@@ -4,12 +4,16 @@ import { copyFile, mkdir, rm } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startStrongroomCluster } from "./strongroom.ts";
+import { provisionPersistentVolumes } from "./volumes.ts";
 
 const repository = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const kubeconfig = join(repository, ".strongroom", "cluster", "kubeconfig");
 const log = (line: string): void => console.log(`[cluster] ${line}`);
 
 const cluster = await startStrongroomCluster({ log });
+// No provisioner runs here: the data volumes of Databases bind to these (each claim uses one up for good).
+const volumes = await provisionPersistentVolumes(cluster.kubeconfig, { count: 30 });
+log(`${volumes.length} PersistentVolumes of 10Gi in StorageClass standard`);
 await mkdir(dirname(kubeconfig), { recursive: true });
 await copyFile(cluster.kubeconfig, kubeconfig);
 
@@ -38,6 +42,8 @@ Logs: ${join(controlPlane.dir, "logs")}
   kubectl create namespace shop
   kubectl apply -n shop -f - <<< '{"apiVersion": "strongroom.dev/v1alpha1", "kind": "Database",
     "metadata": {"name": "orders"}, "spec": {"engine": "postgres"}}'
-  kubectl get databases -A -o wide
+  kubectl get databases -A -o wide                    # Provisioning, then Ready
+  kubectl scale database orders -n shop --replicas 3
+  kubectl describe database orders -n shop             # conditions and the controller's Events
 
 Press Ctrl-C to stop it.`);

@@ -57,11 +57,13 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-// Documentation-only ranges (RFC 5737): Service ClusterIPs and fake pod IPs are bookkeeping values that nothing may
-// dial, and an address from these ranges makes an accidental dial obvious instead of reaching a private network.
-const serviceClusterIPRange = "198.51.100.0/24";
-const kubernetesServiceIP = "198.51.100.1";
-const podCIDR = "203.0.113.0/24";
+// Ranges reserved for benchmark labs (RFC 2544, 198.18.0.0/15), never routed: Service ClusterIPs and fake pod IPs are
+// bookkeeping values that nothing may dial, and an address from these ranges makes an accidental dial obvious instead
+// of reaching a private network. Services and pods get a /16 each: a documentation /24 holds 254 addresses, fewer than
+// a controller benchmark's Databases need (two ClusterIP Services and a pod each).
+const serviceClusterIPRange = "198.18.0.0/16";
+const kubernetesServiceIP = "198.18.0.1";
+const podCIDR = "198.19.0.0/16";
 const proxyClientName = "front-proxy-client";
 const loopback = "127.0.0.1";
 
@@ -301,6 +303,10 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         kubeconfig: await kubeconfigFile("kwok", "kubernetes-admin", pki.admin),
         "manage-all-nodes": true,
         cidr: podCIDR,
+        // Heartbeats through node Leases, as kubelets send them: without, kwok patches node status only about once a
+        // minute, past the node lifecycle controller's 50 s grace period, so nodes flap NotReady and their pods are
+        // marked not ready for good (kwok does not set them ready again).
+        "node-lease-duration-seconds": 40,
       }),
       // kwok always loads ~/.kwok/kwok.yaml when it exists; a user's custom stages must not change pod behaviour here.
       { HOME: join(dir, "kwok-home") },

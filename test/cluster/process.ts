@@ -12,6 +12,8 @@ export interface ComponentProcess {
   failure(): Promise<string | undefined>;
   /** SIGTERM, then SIGKILL if it has not exited within the grace period. */
   stop(): Promise<void>;
+  /** Sends `signal` (SIGKILL for a crash test) and resolves once the process has exited; not a failure. */
+  kill(signal: NodeJS.Signals): Promise<void>;
 }
 
 const running = new Set<ChildProcess>();
@@ -71,6 +73,11 @@ export function startProcess(name: string, command: string, args: string[], opti
       // Unref'd: the grace timer must not hold the Node process open after the component has already exited.
       const graceful = await Promise.race([exited.then(() => true), sleep(10_000, false, { ref: false })]);
       if (!graceful) child.kill("SIGKILL");
+      await exited;
+    },
+    async kill(signal) {
+      stopping = true;
+      if (exit === undefined) child.kill(signal);
       await exited;
     },
   };

@@ -21,6 +21,10 @@ export interface StrongroomCluster {
   /** The CA of Strongroom's serving certificate: what the APIService's caBundle holds. */
   strongroomCAPem: string;
   strongroomLogPath: string;
+  /** Strongroom's --data-dir: its storage and PKI. */
+  strongroomDataDir: string;
+  /** The Strongroom process (to crash it, say). */
+  strongroom: ComponentProcess;
   /** Stops Strongroom, then the control plane. Idempotent. */
   stop(): Promise<void>;
 }
@@ -76,7 +80,12 @@ async function writeRegistration(dir: string, port: number, caPem: string): Prom
 }
 
 /** Starts the control plane and Strongroom, and resolves once kubectl can use strongroom.dev through the aggregator. */
-export async function startStrongroomCluster(options: ControlPlaneOptions = {}): Promise<StrongroomCluster> {
+export interface StrongroomClusterOptions extends ControlPlaneOptions {
+  /** Run the controllers in the Strongroom process (its default); false for tests of the API alone. */
+  controllers?: boolean;
+}
+
+export async function startStrongroomCluster(options: StrongroomClusterOptions = {}): Promise<StrongroomCluster> {
   const log = options.log ?? (() => {});
   const timeoutMs = options.readyTimeoutMs ?? 180_000;
   const controlPlane = await startControlPlane(options);
@@ -110,6 +119,7 @@ export async function startStrongroomCluster(options: ControlPlaneOptions = {}):
       "--bind-address", "127.0.0.1",
       "--secure-port", String(port),
       "--data-dir", dataDir,
+      `--controllers=${options.controllers ?? true}`,
     ], { logPath: strongroomLogPath });
     const processes = [strongroom];
     const wait = (what: string, check: () => Promise<boolean>) => waitUntil(what, check, { timeoutMs, processes });
@@ -148,6 +158,8 @@ export async function startStrongroomCluster(options: ControlPlaneOptions = {}):
       strongroomURL,
       strongroomCAPem: pki.servingCAPem,
       strongroomLogPath,
+      strongroomDataDir: dataDir,
+      strongroom,
       stop,
     };
   } catch (error) {

@@ -16,9 +16,10 @@ export interface TestCluster {
 
 export async function startTestCluster(options: { strongroom?: boolean } = {}): Promise<TestCluster> {
   const started = performance.now();
-  // No nodes: these tests run no pods, and fewer fake kubelets leave more of the 2 cores to the test.
+  // No nodes: these tests run no pods, and fewer fake kubelets leave more of the 2 cores to the test. No controllers:
+  // these tests write Databases' finalizers and children themselves.
   const { plane, stop } = options.strongroom
-    ? await startStrongroomCluster({ nodes: 0 }).then((cluster) => ({ plane: cluster.controlPlane, stop: () => cluster.stop() }))
+    ? await startStrongroomCluster({ nodes: 0, controllers: false }).then((cluster) => ({ plane: cluster.controlPlane, stop: () => cluster.stop() }))
     : await startControlPlane({ nodes: 0 }).then((plane) => ({ plane, stop: () => plane.stop() }));
   console.log(`[cluster] control plane${options.strongroom ? ' with Strongroom' : ''} up in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   const admin = new KubeConfig();

@@ -1,0 +1,323 @@
+// The Database reconciler: level-based, it reads the Database and what the cluster holds for it, and converges the
+// children on what the engine renders, then reports what it saw in status.
+//
+//   1. Deletion with the finalizer `strongroom.dev/database`, in kube-rs's four cases of (finalizer present?, being
+//      deleted?): add it; converge; run the deletion policy (deletion.ts) and remove it; or nothing.
+//   2. `spec.paused`: nothing is written but the status.
+//   3. The version to render (version.ts: a major upgrade is refused), etcd membership (membership.ts), then the
+//      credentials Secret (created once, never overwritten), every desired object by server-side apply with a
+//      controller reference to the Database, role labels on postgres and redis members, and the init Job once every
+//      member is ready.
+//   4. Status through the status subresource (status.ts), and Events for what changed.
+// A deleted or edited child comes back because the informers on children enqueue their Database.
+import { isDeepStrictEqual } from 'node:util';
+import type { Database } from '../../api/database.ts';
+import { StatusError } from '../../api/errors.ts';
+import type { KubeObject, NamespacedName } from '../../api/meta.ts';
+import { childNames, memberRole, ordinalOf, ROLE_LABEL } from '../../engines/common.ts';
+import { randomPassword } from '../../engines/credentials.ts';
+import type { DesiredState, Engine, Member } from '../../engines/engine.ts';
+import { engineFor } from '../../engines/index.ts';
+import { ChildWriter, type ChildChange } from '../children.ts';
+import type { EventInput, EventRecorder } from '../events.ts';
+import type { OwnObjects } from '../ownobjects.ts';
+import { addFinalizerPatch, FIELD_MANAGER, hasFinalizer, removeFinalizerPatch, setControllerReference } from '../runtime/apply.ts';
+import { isStatusError, type KubeClient } from '../runtime/client.ts';
+import type { ReconcileResult } from '../runtime/controller.ts';
+import { resourcePath, resourceTypes } from '../runtime/kinds.ts';
+import { cleanup } from './deletion.ts';
+import {
+  bootstrap,
+  encodeMembers,
+  MEMBERS_ANNOTATION,
+  membershipProgress,
+  planMembershipWork,
+  recordedMembers,
+  recordStep,
+  withHealth,
+} from './membership.ts';
+import { jobState, observe, type ChildInformers, type Observed } from './observed.ts';
+import { databaseStatus, pausedStatus, rolloutOf, transitionEvents, type InitState } from './status.ts';
+import { chooseVersion, VERSION_ANNOTATION, withVersion } from './version.ts';
+
+export const DATABASE_FINALIZER = 'strongroom.dev/database';
+
+/** Engines whose members carry `strongroom.dev/role` (their read-only Service selects replicas by it). */
+const ENGINES_WITH_ROLES = new Set(['postgres', 'redis']);
+
+export interface DatabaseReconcilerOptions {
+  databases: OwnObjects<Database>;
+  client: KubeClient;
+  informers: ChildInformers;
+  events: EventRecorder;
+  generatePassword?: () => string;
+  now?: () => Date;
+}
+
+/** What etcd membership handling decided for this reconcile. */
+interface Membership {
+  db: Database;
+  /** `EngineContext.members`; undefined while bootstrapping. */
+  members?: Member[];
+  /** The member count to render with (the bootstrap size, or spec.replicas once recorded). */
+  replicas: number;
+  progress?: string;
+}
+
+export class DatabaseReconciler {
+  private readonly databases: OwnObjects<Database>;
+  private readonly client: KubeClient;
+  private readonly informers: ChildInformers;
+  private readonly events: EventRecorder;
+  private readonly generatePassword: () => string;
+  private readonly now: () => Date;
+  private readonly children: ChildWriter;
+
+  constructor(options: DatabaseReconcilerOptions) {
+    this.databases = options.databases;
+    this.client = options.client;
+    this.informers = options.informers;
+    this.events = options.events;
+    this.generatePassword = options.generatePassword ?? randomPassword;
+    this.now = options.now ?? (() => new Date());
+    this.children = new ChildWriter(options.client);
+  }
+
+  readonly reconcile = async (key: NamespacedName, signal: AbortSignal): Promise<ReconcileResult | void> => {
+    let db = await this.databases.get(key.namespace, key.name);
+    // Gone: its children go with it (garbage collection by owner reference).
+    if (!db) return;
+    if (db.metadata.deletionTimestamp) {
+      if (!hasFinalizer(db, DATABASE_FINALIZER)) return;
+      const deletion = { client: this.client, children: this.children, own: this.databases, events: this.events, now: this.now };
+      const result = await cleanup(deletion, db, observe(this.informers, db), signal);
+      if (result?.requeueAfter) return result;
+      const latest = (await this.databases.get(key.namespace, key.name)) ?? db;
+      const patch = removeFinalizerPatch(latest, DATABASE_FINALIZER);
+      if (patch) await this.databases.patch(latest, patch);
+      return;
+    }
+    const patch = addFinalizerPatch(db, DATABASE_FINALIZER);
+    // Going on with the patched object rather than waiting for its watch event saves a round on every new Database.
+    if (patch) db = await this.databases.patch(db, patch);
+    try {
+      return await this.converge(db, signal);
+    } catch (err) {
+      // Retried with backoff by the controller; the Event tells the Database's owner why nothing moves meanwhile (a
+      // missing permission, a full Service IP range...). Repeats count up in one Event's series. A conflict is only
+      // a concurrent write, retried at once: not worth a Warning.
+      if (!signal.aborted && !isStatusError(err, 409)) {
+        const note = `reconcile failed, retrying: ${err instanceof Error ? err.message : String(err)}`;
+        await this.events.record(db, { type: 'Warning', reason: 'ReconcileFailed', action: 'Reconcile', note });
+      }
+      throw err;
+    }
+  };
+
+  private async converge(db: Database, signal: AbortSignal): Promise<ReconcileResult | void> {
+    const observed = observe(this.informers, db);
+    const now = this.now().toISOString();
+    if (db.spec.paused) {
+      await this.writeStatus(db, pausedStatus(db, observed.statefulSet, now));
+      return;
+    }
+    const engine = engineFor(db.spec.engine);
+    const choice = chooseVersion(engine, db, observed.statefulSet);
+    const membership = engine.name === 'etcd' ? await this.membership(db, observed, signal) : { db, replicas: db.spec.replicas ?? 1 };
+    db = membership.db;
+    const rendered: Database = { ...db, spec: { ...db.spec, version: choice.version, replicas: membership.replicas } };
+    const credentials = await this.readCredentials(db, signal);
+
+    let desired: DesiredState;
+    try {
+      desired = engine.desired(rendered, {
+        credentials,
+        generatePassword: this.generatePassword,
+        statefulSet: observed.statefulSet,
+        members: membership.members,
+      });
+    } catch (err) {
+      // The API validates what the engines check, so this takes a Database stored before a rule existed. Nothing
+      // is retried: the next change of the spec brings the key back.
+      if (!(err instanceof StatusError && err.code === 422)) throw err;
+      await this.writeStatus(db, databaseStatus({ db, now, statefulSet: observed.statefulSet, published: undefined, invalid: err.message, renderedVersion: choice.version }));
+      return;
+    }
+
+    const changes = new Map<ChildChange, string[]>();
+    const note = (change: ChildChange | undefined, obj: KubeObject): void => {
+      if (change) changes.set(change, [...(changes.get(change) ?? []), `${obj.kind} ${obj.metadata.name}`]);
+    };
+    note(await this.writeCredentials(db, desired.credentials, credentials, signal), desired.credentials);
+    let statefulSet = observed.statefulSet;
+    for (const obj of desired.objects) {
+      const child = setControllerReference(obj.kind === 'StatefulSet' ? withVersion(obj, choice.version) : obj, db);
+      const { object, change } = await this.children.apply(child, observed.live(obj.kind, obj.metadata.name!), signal);
+      note(change, obj);
+      if (obj.kind === 'StatefulSet') statefulSet = object;
+    }
+    if (ENGINES_WITH_ROLES.has(engine.name)) await this.labelRoles(observed.pods, signal);
+    const init = desired.initJob && (await this.initJob(db, desired.initJob, observed, statefulSet, membership, signal));
+
+    const events: EventInput[] = [];
+    for (const [change, what] of changes) {
+      const reason = change === 'created' ? 'Created' : change === 'recreated' ? 'Recreated' : 'Updated';
+      const verb = change === 'recreated' ? 'Recreated, after it had been deleted,' : reason;
+      events.push({ type: 'Normal', reason, action: 'Apply', note: `${verb} ${what.join(', ')}` });
+    }
+    events.push(...this.workloadEvents(engine, observed.statefulSet, statefulSet, choice.version));
+    const status = databaseStatus({
+      db,
+      now,
+      statefulSet,
+      published: desired.status,
+      renderedVersion: choice.version,
+      refusedVersion: choice.refused,
+      init,
+      membership: membership.progress,
+    });
+    await this.writeStatus(db, status, events);
+  }
+
+  /** Writes `status` when it differs from the stored one, with the Events of what changed and of its transitions. */
+  private async writeStatus(db: Database, computed: NonNullable<Database['status']>, events: EventInput[] = []): Promise<void> {
+    // As it will be stored (no undefined members), so an unchanged status compares equal and is not written again.
+    const status = JSON.parse(JSON.stringify(computed)) as NonNullable<Database['status']>;
+    const written = isDeepStrictEqual(status, db.status) ? db : await this.databases.updateStatus(db, status);
+    for (const event of [...events, ...transitionEvents(db.status, status)]) await this.events.record(written, event);
+  }
+
+  /** The credentials Secret as the API has it now (not a cache: its passwords must never be regenerated). */
+  private async readCredentials(db: Database, signal: AbortSignal): Promise<KubeObject | undefined> {
+    try {
+      return await this.client.request<KubeObject>('GET', resourcePath(resourceTypes.Secret, db.metadata.namespace, childNames(db).credentials), { signal });
+    } catch (err) {
+      if (isStatusError(err, 404)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * A missing credentials Secret is created with POST: if it exists after all, the 409 fails this reconcile, and the
+   * next one reads the passwords in use. An existing one is applied like any child (it only gains missing keys).
+   */
+  private async writeCredentials(db: Database, secret: KubeObject, existing: KubeObject | undefined, signal: AbortSignal): Promise<ChildChange | undefined> {
+    const owned = setControllerReference(secret, db);
+    if (existing) return (await this.children.apply(owned, this.informers.Secret.get(db.metadata.namespace, secret.metadata.name!), signal)).change;
+    await this.client.request('POST', resourcePath(resourceTypes.Secret, db.metadata.namespace), {
+      query: { fieldManager: FIELD_MANAGER },
+      body: owned,
+      signal,
+    });
+    // Said at once: a failure later in this reconcile must not hide that the passwords now exist.
+    await this.events.record(db, { type: 'Normal', reason: 'Created', action: 'Create', note: `Created Secret ${secret.metadata.name} with generated passwords` });
+    return undefined;
+  }
+
+  /** Keeps `strongroom.dev/role` on each member pod: ordinal 0 is the primary, every other a replica. */
+  private async labelRoles(pods: readonly KubeObject[], signal: AbortSignal): Promise<void> {
+    for (const pod of pods) {
+      const name = pod.metadata.name!;
+      if (pod.metadata.deletionTimestamp || ordinalOf(name) === undefined) continue;
+      const role = memberRole(name);
+      if (pod.metadata.labels?.[ROLE_LABEL] === role) continue;
+      try {
+        await this.client.request('PATCH', resourcePath(resourceTypes.Pod, pod.metadata.namespace, name), {
+          query: { fieldManager: FIELD_MANAGER },
+          body: { metadata: { labels: { [ROLE_LABEL]: role } } },
+          contentType: 'application/merge-patch+json',
+          signal,
+        });
+      } catch (err) {
+        // Deleted meanwhile: its replacement is labelled when its own event arrives.
+        if (!isStatusError(err, 404)) throw err;
+      }
+    }
+  }
+
+  /** First-time setup: created once every member is ready, then left alone as the record that it ran. */
+  private async initJob(
+    db: Database,
+    job: KubeObject,
+    observed: Observed,
+    statefulSet: KubeObject | undefined,
+    membership: Membership,
+    signal: AbortSignal,
+  ): Promise<{ state: InitState; jobName: string }> {
+    const jobName = job.metadata.name!;
+    const live = observed.live('Job', jobName);
+    if (live) return { state: jobState(live), jobName };
+    const rollout = statefulSet && rolloutOf(statefulSet);
+    const membersReady = rollout && rollout.updated && rollout.readyReplicas === rollout.specReplicas && rollout.specReplicas === membership.replicas;
+    if (!membersReady || membership.progress) return { state: 'waiting', jobName };
+    await this.children.apply(setControllerReference(job, db), undefined, signal);
+    await this.events.record(db, { type: 'Normal', reason: 'Initializing', action: 'Create', note: `Created Job ${jobName} for first-time setup` });
+    return { state: 'running', jobName };
+  }
+
+  /**
+   * etcd: records the bootstrap members once they form a cluster, records and removes finished membership Jobs,
+   * and starts the Job of the next step towards spec.replicas.
+   */
+  private async membership(db: Database, observed: Observed, signal: AbortSignal): Promise<Membership> {
+    let recorded = recordedMembers(db);
+    if (!recorded) {
+      const { size, formed } = bootstrap(db, observed.statefulSet, observed.pods);
+      if (!formed) return { db, replicas: size, progress: size === (db.spec.replicas ?? 1) ? undefined : `bootstrapping ${size} members first` };
+      db = await this.recordMembers(db, formed);
+      recorded = formed;
+    }
+    const plan = planMembershipWork(db, recorded, observed.pods, observed.jobs);
+    for (const { job, step, state } of plan.finished) {
+      if (state === 'complete') {
+        db = await this.recordMembers(db, recordStep(recordedMembers(db)!, step));
+        const verb = step.action === 'add' ? 'Added' : step.action === 'promote' ? 'Promoted' : 'Removed';
+        await this.events.record(db, { type: 'Normal', reason: `Member${verb}`, action: 'Scale', note: `${verb} etcd member ${step.member} (Job ${job.metadata.name})` });
+      } else {
+        await this.events.record(db, {
+          type: 'Warning',
+          reason: 'MembershipJobFailed',
+          action: 'Scale',
+          note: `Job ${job.metadata.name} failed to ${step.action} member ${step.member}; trying again with a new Job`,
+        });
+      }
+      await this.children.delete(job, signal);
+    }
+    if (plan.job && !plan.inFlight) {
+      await this.children.apply(setControllerReference(plan.job, db), undefined, signal);
+      await this.events.record(db, {
+        type: 'Normal',
+        reason: 'MembershipChange',
+        action: 'Scale',
+        note: `Created Job ${plan.job.metadata.name} to ${plan.next.action} etcd member ${'member' in plan.next ? plan.next.member : ''}`,
+      });
+    }
+    return { db, members: withHealth(recordedMembers(db)!, observed.pods), replicas: db.spec.replicas ?? 1, progress: membershipProgress(plan) };
+  }
+
+  private async recordMembers(db: Database, members: Parameters<typeof encodeMembers>[0]): Promise<Database> {
+    const value = encodeMembers(members);
+    const current = db.metadata.annotations?.[MEMBERS_ANNOTATION];
+    if (current === value) return db;
+    const path = `/metadata/annotations${db.metadata.annotations ? `/${MEMBERS_ANNOTATION.replace('/', '~1')}` : ''}`;
+    return this.databases.patch(db, [
+      // Guarded by the record as read: two writers of membership can never both succeed.
+      { op: 'test', path: '/metadata/resourceVersion', value: db.metadata.resourceVersion },
+      { op: 'add', path, value: db.metadata.annotations ? value : { [MEMBERS_ANNOTATION]: value } },
+    ]);
+  }
+
+  /** Scaling and version rollouts, judged by the StatefulSet before and after this reconcile's apply. */
+  private workloadEvents(engine: Engine, before: KubeObject | undefined, after: KubeObject | undefined, version: string): EventInput[] {
+    if (!before || !after) return [];
+    const events: EventInput[] = [];
+    const [from, to] = [before.spec?.replicas, after.spec?.replicas];
+    if (from !== to) events.push({ type: 'Normal', reason: 'Scaling', action: 'Scale', note: `Scaling the StatefulSet from ${from} to ${to} members` });
+    const previous = before.metadata.annotations?.[VERSION_ANNOTATION];
+    if (previous !== undefined && previous !== version) {
+      events.push({ type: 'Normal', reason: 'RollingUpdate', action: 'Upgrade', note: `Rolling the members from ${engine.name} ${previous} to ${version}` });
+    }
+    return events;
+  }
+}
+

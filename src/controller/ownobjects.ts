@@ -1,0 +1,43 @@
+// The controller's access to Strongroom's own objects (Database, Backup, Restore): in process, through the same
+// registry store the API serves from, so every write takes the API's path (strategy, validation, managedFields,
+// optimistic concurrency) without a round trip through the aggregator. Status is written only through the status
+// subresource; metadata (finalizers, the controller's annotations) through guarded patches.
+import type { Operation } from 'fast-json-patch';
+import type { KubeObject } from '../api/meta.ts';
+import type { ResourceStore, WriteOptions } from '../registry/store.ts';
+
+/** The field manager of the controller's writes to our own objects (children are written as `strongroom`). */
+export const CONTROLLER_FIELD_MANAGER = 'strongroom-controller';
+
+const WRITE: WriteOptions & { force: boolean } = {
+  dryRun: false,
+  fieldManager: CONTROLLER_FIELD_MANAGER,
+  fieldValidation: 'Strict',
+  force: false,
+};
+
+export class OwnObjects<T extends KubeObject = KubeObject> {
+  readonly store: ResourceStore;
+
+  constructor(store: ResourceStore) {
+    this.store = store;
+  }
+
+  /** The object as stored now (not as a cache last saw it), or undefined. */
+  async get(namespace: string | undefined, name: string): Promise<T | undefined> {
+    return (await this.store.read(this.store.key(namespace, name))) as T | undefined;
+  }
+
+  /** A JSON patch of the main resource; guard it with a `test` to fail on a concurrent change. */
+  async patch(obj: T, operations: Operation[]): Promise<T> {
+    const { namespace, name } = obj.metadata;
+    return (await this.store.patch(namespace, name!, 'json', structuredClone(operations), '', WRITE)).object as T;
+  }
+
+  /** Replaces the status, guarded by the object's resourceVersion (409 Conflict when it moved). */
+  async updateStatus(obj: T, status: T['status']): Promise<T> {
+    const { namespace, name } = obj.metadata;
+    // A copy: decoding prunes and fills in the body in place, and `obj` may be shared with the storage's cache.
+    return (await this.store.update(namespace, name!, structuredClone({ ...obj, status }), 'status', WRITE)).object as T;
+  }
+}
