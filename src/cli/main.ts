@@ -1,20 +1,31 @@
 // The strongroom command: `serve` runs the API server; `openapi --write DIR` and `rbac --write FILE` regenerate the
-// checked-in OpenAPI documents and user roles.
+// checked-in OpenAPI documents and user roles; `agent` is what backup and restore Jobs run (src/agent/command.ts).
 import { parseArgs } from 'node:util';
+import { etcdOptionsFromFlags, STORAGE_OPTIONS } from './storage.ts';
 
 const USAGE = `Usage:
   strongroom serve [--bind-address 127.0.0.1] [--secure-port 8443] [--data-dir .strongroom]
                    [--tls-cert-file F --tls-private-key-file F --client-ca-file F] [--log-level info]
-                   [--kubeconfig FILE]
+                   [--kubeconfig FILE] [--controllers=true] [--leader-elect-resource-namespace strongroom-system]
+                   [--storage sqlite|etcd] [--etcd-servers URL,... [--etcd-prefix /registry/strongroom.dev/]
+                    [--etcd-cafile F] [--etcd-certfile F --etcd-keyfile F]]
   strongroom openapi --write DIR
   strongroom rbac [--write FILE]
+  strongroom agent backup|restore|list|delete ...   (what backup and restore Jobs run; see agent --help)
 
 Environment: STRONGROOM_BIND_ADDRESS, STRONGROOM_SECURE_PORT, STRONGROOM_DATA_DIR, STRONGROOM_LOG_LEVEL.
 
 serve runs in cluster mode with --kubeconfig, or in a pod (KUBERNETES_SERVICE_HOST and a service-account token):
 authentication (front proxy, client certificates, bearer tokens), authorization and namespaces are then the
 cluster's, and --client-ca-file replaces the cluster's client CA. Otherwise it runs standalone: its own client CA,
-and only system:masters may do anything.`;
+and only system:masters may do anything.
+
+--storage=sqlite (the default) keeps objects in <data-dir>/strongroom.db: one replica. --storage=etcd keeps them in
+the etcd cluster at --etcd-servers (mTLS with the --etcd-* files, as kube-apiserver's flags), which any number of
+replicas share.
+
+In cluster mode the replica holding the Lease strongroom-controller (in --leader-elect-resource-namespace) also runs
+the controllers that turn Databases into workloads; --controllers=false serves the API only.`;
 
 async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -28,8 +39,12 @@ async function serve(args: string[]): Promise<void> {
       'client-ca-file': { type: 'string' },
       'log-level': { type: 'string', default: process.env['STRONGROOM_LOG_LEVEL'] ?? 'info' },
       kubeconfig: { type: 'string' },
+      controllers: { type: 'string', default: 'true' },
+      'leader-elect-resource-namespace': { type: 'string' },
+      ...STORAGE_OPTIONS,
     },
   });
+  if (values.controllers !== 'true' && values.controllers !== 'false') throw new Error(`--controllers: true or false, not ${values.controllers}`);
   const port = Number(values['secure-port']);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--secure-port: not a port: ${values['secure-port']}`);
   const certFlags = [values['tls-cert-file'], values['tls-private-key-file']].filter(Boolean).length;
@@ -45,6 +60,9 @@ async function serve(args: string[]): Promise<void> {
     tlsKeyFile: values['tls-private-key-file'],
     clientCAFile: values['client-ca-file'],
     cluster: loadClusterConfig(values.kubeconfig),
+    etcd: etcdOptionsFromFlags(values),
+    controllers: values.controllers === 'true',
+    leaseNamespace: values['leader-elect-resource-namespace'],
     logLevel: values['log-level'],
   });
   if (server.kubeconfigPath) {
@@ -80,6 +98,20 @@ async function main(argv: string[]): Promise<void> {
       if (values.write) writeUserRolesManifest(values.write);
       else process.stdout.write(userRolesManifest());
       return;
+    }
+    case 'agent': {
+      // SIGTERM (a Job's deadline or deletion) aborts the run cleanly: the tool is stopped, the partial archive removed.
+      const abort = new AbortController();
+      for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => abort.abort(signal));
+      const { agentMain } = await import('../agent/command.ts');
+      const status = await agentMain(rest, {
+        env: process.env,
+        stdout: (line) => process.stdout.write(`${line}\n`),
+        stderr: (line) => process.stderr.write(`${line}\n`),
+        signal: abort.signal,
+      });
+      // Pooled S3 connections must not keep a finished Job's pod running (stdout to a pipe or file is synchronous).
+      process.exit(status);
     }
     default:
       process.stderr.write(`${USAGE}\n`);

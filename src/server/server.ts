@@ -8,10 +8,12 @@ import type { SecureContextOptions } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
 import { resources } from '../api/resources.ts';
+import { admitDeletionProtection } from '../registry/deletionprotection.ts';
 import { Registry } from '../registry/registry.ts';
 import { WatchCache } from '../storage/cache.ts';
 import type { CompactorOptions } from '../storage/compactor.ts';
-import { SqliteStorage } from '../storage/sqlite.ts';
+import { openBackend } from '../storage/backend.ts';
+import type { EtcdStorageOptions } from '../storage/etcd.ts';
 import { createApp } from './app.ts';
 import { chainAuthenticators, x509Authenticator } from './authentication.ts';
 import { alwaysAllowPaths, standaloneAuthorizer } from './authorization.ts';
@@ -25,8 +27,10 @@ import { loadServingOptions, watchCertificates } from './tls.ts';
 export interface ServerConfig {
   bindAddress: string;
   port: number;
-  /** Where storage, generated certificates and the kubeconfig live (default `.strongroom`). */
+  /** Where storage (SQLite's), generated certificates and the kubeconfig live (default `.strongroom`). */
   dataDir: string;
+  /** Store objects in etcd, which several replicas can share; absent, in SQLite under dataDir (one replica). */
+  etcd?: EtcdStorageOptions;
   /** Serving certificate and key; generated under dataDir when absent. */
   tlsCertFile?: string;
   tlsKeyFile?: string;
@@ -40,6 +44,13 @@ export interface ServerConfig {
    * when absent. See delegation/cluster.ts for how the CLI finds it.
    */
   cluster?: KubeConfig;
+  /**
+   * Cluster mode: contend for the controller Lease and run the controllers while holding it (default true). Every
+   * replica serves the API either way.
+   */
+  controllers?: boolean;
+  /** The namespace of the controller Lease (default strongroom-system). */
+  leaseNamespace?: string;
   logLevel?: string;
   /** How often watches with allowWatchBookmarks get a bookmark. */
   bookmarkIntervalMs?: number;
@@ -69,9 +80,17 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const logger = config.logger ?? pino({ level: config.logLevel ?? 'info', base: { component: 'strongroom' } });
   mkdirSync(config.dataDir, { recursive: true });
 
-  const backend = SqliteStorage.open(join(config.dataDir, 'strongroom.db'));
+  const backend = await openBackend(
+    config.etcd
+      ? { type: 'etcd', onWatchFailure: (err) => logger.warn({ err }, 'storage watch failed'), ...config.etcd }
+      : { type: 'sqlite', path: join(config.dataDir, 'strongroom.db') },
+  );
   const stopCompactor = backend.startCompactor(config.history?.compaction ?? {});
-  const storage = new WatchCache(backend, { prefix: '/', capacity: config.history?.watchCacheCapacity });
+  const storage = new WatchCache(backend, {
+    prefix: '/',
+    capacity: config.history?.watchCacheCapacity,
+    onResyncError: (err) => logger.warn({ err }, 'watch cache: the storage watch broke; listing again'),
+  });
   let ready = false;
   const loaded = storage.ready.then(() => {
     ready = true;
@@ -108,8 +127,9 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const secureContext = (): SecureContextOptions => withClientCAs(serving.reload(), delegation?.clientCAs() ?? []);
 
   const metrics = new Metrics();
+  const registry = new Registry(resources, storage, { admitCreate: delegation?.admitCreate, admitDelete: admitDeletionProtection });
   const app = createApp({
-    registry: new Registry(resources, storage, { admitCreate: delegation?.admitCreate }),
+    registry,
     authenticator: delegation?.authenticator ?? chainAuthenticators([x509Authenticator({ ca: () => serving.clientCAs() })]),
     authorizer: delegation?.authorizer ?? alwaysAllowPaths(standaloneAuthorizer()),
     health,
@@ -155,6 +175,15 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   await loaded;
   logger.info({ url, dataDir: config.dataDir, kubeconfig: kubeconfigPath }, 'Strongroom is serving');
 
+  let controllers: { stop(): Promise<void> } | undefined;
+  if (cluster && config.controllers !== false) {
+    // Loaded on demand, like the delegation: standalone servers have no cluster to reconcile into.
+    const { ControllerManager } = await import('../controller/manager.ts');
+    const manager = new ControllerManager({ cluster, registry, logger, metrics: metrics.registry, leaseNamespace: config.leaseNamespace });
+    manager.start();
+    controllers = manager;
+  }
+
   return {
     url,
     port,
@@ -164,6 +193,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     adminKeyPem: cluster ? undefined : generated?.adminKeyPem,
     logger,
     async close() {
+      // First, while storage is open: in-flight reconciles finish, then the lease is released for another replica.
+      await controllers?.stop();
       health.startShutdown();
       stopWatchingCerts();
       stopCompactor();
@@ -171,6 +202,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await delegation?.stop();
       await storage.close();
+      await backend.close();
     },
   };
 }

@@ -19,7 +19,9 @@ export interface BenchOptions {
 }
 
 export const USAGE = `Usage: node test/bench/run.ts [--objects 10000] [--watchers 1000] [--duration 10] [--concurrency 16]
-                            [--list-runs 5] [--page-size 500] [--watch-writes 20] [--out bench-results.json]`;
+                            [--list-runs 5] [--page-size 500] [--watch-writes 20] [--out bench-results.json]
+       node test/bench/run.ts --controller [--databases 200] [--concurrency 16] [--out bench-controller.json]
+       node test/bench/run.ts --backup [--size-mb 1024] [--out bench-backup.json]`;
 
 const INTEGER_FLAGS = {
   objects: ['objects', 10_000],

@@ -1,10 +1,13 @@
 // `npm run bench`: Strongroom against a bare Node HTTPS server that returns the same bytes, in the same run, on the
 // same machine. Seeds the Databases (the create figure), captures Strongroom's answers for the bare server, then
 // times each operation on one server and then the other. Prints a table; writes JSON to --out.
-import { mkdtempSync, rmSync } from 'node:fs';
+// `npm run bench -- --controller` measures the controller instead (controller.ts), and `npm run bench -- --backup`
+// the backup agent's throughput against pg_dump and pg_restore (backup.ts).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { captureFixtures, currentResourceVersion, watchPath } from './capture.ts';
+import { CONTROLLER_USAGE, parseControllerOptions, renderControllerTable, runControllerBench } from './controller.ts';
 import { BenchClient } from './client.ts';
 import { writeFixtures } from './fixtures.ts';
 import { parseBenchOptions, USAGE, type BenchOptions } from './options.ts';
@@ -134,7 +137,27 @@ async function bench(options: BenchOptions, work: string, servers: ChildServer[]
   return newReport(options, results, diagnostics);
 }
 
+async function controllerMain(args: string[]): Promise<void> {
+  let options: ReturnType<typeof parseControllerOptions>;
+  try {
+    options = parseControllerOptions(args);
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${CONTROLLER_USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  // Through process.exit, so the control plane's exit hook stops its processes (a signal's default action would not).
+  process.once('SIGINT', () => process.exit(130));
+  process.once('SIGTERM', () => process.exit(143));
+  const report = await runControllerBench(options);
+  const out = resolve(options.out);
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`\n${renderControllerTable(report)}\n\nNode ${report.node}; JSON in ${out}\n`);
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--controller')) return controllerMain(process.argv.slice(2));
+  if (process.argv.includes('--backup')) return (await import('./backup.ts')).backupMain(process.argv.slice(2));
   let options: BenchOptions;
   try {
     options = parseBenchOptions(process.argv.slice(2));

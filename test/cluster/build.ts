@@ -1,6 +1,7 @@
-// Builds the local control plane's binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) with
-// `go build` from the wrapper modules in ./kube and ./kwok, into a cache directory outside the repository keyed by
-// version, so a machine pays the cold build (tens of minutes on 2 cores) once and every later run reuses it.
+// Builds the local control plane's binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) and
+// the S3-compatible server of the backup tests (versitygw) with `go build` from the wrapper modules in ./kube, ./kwok
+// and ./s3, into a cache directory outside the repository keyed by version, so a machine pays the cold build (tens of
+// minutes on 2 cores) once and every later run reuses it.
 //
 //   node test/cluster/build.ts        builds what is missing and prints the binaries' paths
 import { spawn } from "node:child_process";
@@ -24,7 +25,7 @@ export interface BuildOptions {
 }
 
 interface BinaryTarget {
-  key: keyof ControlPlaneBinaries;
+  key: string;
   name: string;
   module: string;
   pkg: string;
@@ -107,11 +108,11 @@ function goBuild(target: BinaryTarget, output: string): Promise<void> {
   });
 }
 
-/** Paths of all binaries, building those not yet in the cache. Safe to call from concurrent processes. */
-export async function ensureBinaries(options: BuildOptions = {}): Promise<ControlPlaneBinaries> {
+/** Paths of the targets' binaries, building those not yet in the cache. Safe to call from concurrent processes. */
+async function ensureTargets(list: BinaryTarget[], options: BuildOptions): Promise<Record<string, string>> {
   const log = options.log ?? (() => {});
-  const binaries: Partial<ControlPlaneBinaries> = {};
-  for (const target of await targets()) {
+  const binaries: Record<string, string> = {};
+  for (const target of list) {
     const path = binaryPath(target);
     binaries[target.key] = path;
     if (existsSync(path)) {
@@ -131,12 +132,32 @@ export async function ensureBinaries(options: BuildOptions = {}): Promise<Contro
     }
     log(`${target.name}: built in ${((performance.now() - started) / 1000).toFixed(1)}s`);
   }
-  return binaries as ControlPlaneBinaries;
+  return binaries;
+}
+
+/** Paths of all control-plane binaries, building those not yet in the cache. */
+export async function ensureBinaries(options: BuildOptions = {}): Promise<ControlPlaneBinaries> {
+  return (await ensureTargets(await targets(), options)) as unknown as ControlPlaneBinaries;
+}
+
+/** The versitygw binary (an S3-compatible server over a directory), built when not yet in the cache. */
+export async function ensureS3Server(options: BuildOptions = {}): Promise<string> {
+  const version = await moduleVersion("s3", "github.com/versity/versitygw");
+  const target: BinaryTarget = {
+    key: "versitygw",
+    name: "versitygw",
+    module: "s3",
+    pkg: "github.com/versity/versitygw/cmd/versitygw",
+    versionDir: `versitygw-${version}`,
+    ldflags: [],
+  };
+  return (await ensureTargets([target], options)).versitygw!;
 }
 
 if (import.meta.main) {
   const started = performance.now();
-  const binaries = await ensureBinaries({ log: (line) => console.log(`[build] ${line}`) });
+  const log = (line: string) => console.log(`[build] ${line}`);
+  const binaries = { ...(await ensureBinaries({ log })), versitygw: await ensureS3Server({ log }) };
   console.log(`[build] all binaries ready in ${((performance.now() - started) / 1000).toFixed(1)}s`);
   console.log(JSON.stringify(binaries, null, 2));
 }
