@@ -1,6 +1,7 @@
 // The Backup resource: one archive of one database, made by a Job and tracked in status.
 import { Type, type Static } from '@sinclair/typebox';
 import { DatabaseName, objectForDatabase } from './action.ts';
+import type { DatabaseSpec } from './database.ts';
 import type { ResourceDefinition } from './definition.ts';
 import { engineRules, ENGINES, ALL_BACKUP_METHODS, isEngine } from './engine-rules.ts';
 import { invalid } from './errors.ts';
@@ -68,6 +69,16 @@ export const BackupStatusSchema = Type.Object(
       ),
     ),
     jobName: Type.Optional(Type.String({ description: 'The Job that makes the archive.' })),
+    method: Type.Optional(StringEnum(ALL_BACKUP_METHODS, { description: 'How the archive was made.' })),
+    databaseSpec: Type.Optional(
+      Type.Unsafe<DatabaseSpec>({
+        type: 'object',
+        description:
+          "The Database's spec when the backup started: where the archive went, how it is encrypted and what ran it. Restores and the archive's deletion use it, so they work after the Database changed or is gone.",
+        'x-kubernetes-preserve-unknown-fields': true,
+      }),
+    ),
+
     failureReason: Type.Optional(Type.String({ description: 'Why the backup failed, when phase is Failed.' })),
     conditions: Type.Optional(Conditions('The latest observations of the backup.')),
   },

@@ -15,7 +15,7 @@ import {
 } from './field.ts';
 import { GROUP, VERSION, type FieldError, type KubeObject } from './meta.ts';
 import { isQuantity, parseQuantity } from './quantity.ts';
-import { restoreForDatabase } from './restore.ts';
+import { describeRestore, restoreForDatabase } from './restore.ts';
 import { Conditions, Quantity, ResourceSchema, schemaAndValidation, StringEnum, StringMap, Timestamp } from './schema.ts';
 
 export const DELETION_POLICIES = ['Snapshot', 'Delete', 'Retain'] as const;
@@ -173,6 +173,23 @@ export const DatabaseSpecSchema = Type.Object(
               { description: 'Encrypt archives with a key from a Secret. Archives are not encrypted when empty.' },
             ),
           ),
+          backoffLimit: Type.Optional(
+            Type.Integer({
+              description: 'How many times a failed backup Job is retried (a new pod each time) before the Backup is Failed.',
+              format: 'int32',
+              minimum: 0,
+              maximum: 10,
+              default: 2,
+            }),
+          ),
+          activeDeadlineSeconds: Type.Optional(
+            Type.Integer({
+              description: 'How long one backup may run, retries included, before it is stopped and the Backup is Failed.',
+              format: 'int64',
+              minimum: 1,
+              default: 21600,
+            }),
+          ),
         },
         { description: 'Backups of the database: where they go, when they are taken and how long they are kept.', default: {} },
       ),
@@ -234,6 +251,7 @@ export const DatabaseStatusSchema = Type.Object(
       ),
     ),
     nextBackupTime: Type.Optional(Timestamp({ description: 'When the schedule takes the next backup.' })),
+    lastScheduleTime: Type.Optional(Timestamp({ description: 'The last time the schedule fired: runs missed before it are not taken.' })),
   },
   { description: 'DatabaseStatus is what the controller has observed of the database.' },
 );
@@ -448,7 +466,7 @@ export const databaseDefinition: ResourceDefinition = {
     },
     actions: {
       backup: { creates: 'backups', kind: 'Backup', bodyRequired: false, build: backupForDatabase },
-      restore: { creates: 'restores', kind: 'Restore', bodyRequired: true, build: restoreForDatabase },
+      restore: { creates: 'restores', kind: 'Restore', bodyRequired: true, build: restoreForDatabase, describe: describeRestore },
     },
   },
 };

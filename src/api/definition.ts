@@ -46,6 +46,9 @@ export interface ScaleSubresource {
   labelSelectorPath: string;
 }
 
+/** Reads an object the server stores, by resource plural, namespace and name; undefined when there is none. */
+export type ObjectLookup = (plural: string, namespace: string | undefined, name: string) => Promise<KubeObject | undefined>;
+
 /**
  * An action subresource such as `databases/backup`: a POST that creates an object of another resource pointing at
  * the parent, and answers 201 with it (a "named creater" in k8s.io/apiserver terms).
@@ -58,6 +61,11 @@ export interface ActionSubresource {
   bodyRequired: boolean;
   /** The object to create from the parent and the posted body (already parsed; undefined when empty). */
   build(parent: KubeObject, body: KubeObject | undefined): KubeObject;
+  /**
+   * The answer to a dry run: the object as it would be created, with what the action would do filled in (its
+   * status is otherwise dropped on create). `databases/restore` answers the restore's plan this way.
+   */
+  describe?(created: KubeObject, lookup: ObjectLookup): Promise<KubeObject>;
 }
 
 export interface ResourceDefinition {
@@ -77,6 +85,12 @@ export interface ResourceDefinition {
   applyDefaults(obj: KubeObject): void;
   /** Checks a whole object (schema and meaning), returning every problem with its field path. */
   validate(obj: KubeObject): FieldError[];
+  /**
+   * Checks on create that read other objects, as a validating admission plugin does: run after `validate`, dry runs
+   * included, returning every problem with its field path. What they read may change right after; controllers
+   * check again.
+   */
+  validateReferences?(obj: KubeObject, lookup: ObjectLookup): Promise<FieldError[]>;
   /** Extra checks when `obj` replaces `old` (immutable fields and allowed transitions). */
   validateUpdate(obj: KubeObject, old: KubeObject): FieldError[];
   /** Non-fatal advice returned as `Warning` headers. */

@@ -38,6 +38,12 @@ export const fieldNotSupported = (field: string, value: unknown, supported: read
   message: withDetail(`Unsupported value: ${show(value)}`, `supported values: ${supported.map(show).join(', ')}`),
 });
 
+export const fieldNotFound = (field: string, value: unknown, detail?: string): FieldError => ({
+  type: 'FieldValueNotFound',
+  field,
+  message: withDetail(`Not found: ${show(value)}`, detail),
+});
+
 export const fieldForbidden = (field: string, detail: string): FieldError => ({
   type: 'FieldValueForbidden',
   field,

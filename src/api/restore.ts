@@ -1,16 +1,21 @@
 // The Restore resource: puts a Backup's data back, into its database or into a new one, step by step.
 import { Type, type Static } from '@sinclair/typebox';
 import { DatabaseName, objectForDatabase } from './action.ts';
-import type { ResourceDefinition } from './definition.ts';
+import type { Backup } from './backup.ts';
+import type { Database } from './database.ts';
+import type { ObjectLookup, ResourceDefinition } from './definition.ts';
 import { invalid } from './errors.ts';
 import {
   DNS1123_SUBDOMAIN_PATTERN,
+  fieldDuplicate,
   fieldForbidden,
   fieldInvalid,
+  fieldNotFound,
   fieldRequired,
   immutableFieldErrors,
 } from './field.ts';
-import { GROUP, VERSION, type KubeObject } from './meta.ts';
+import { GROUP, VERSION, type FieldError, type KubeObject } from './meta.ts';
+import { planRestore, RestorePlanSchema } from './restore-plan.ts';
 import { Conditions, ResourceSchema, schemaAndValidation, StringEnum, Timestamp } from './schema.ts';
 
 export const RESTORE_PHASES = ['Pending', 'Running', 'Completed', 'Failed'] as const;
@@ -93,6 +98,7 @@ export const RestoreStatusSchema = Type.Object(
     completionTime: Type.Optional(Timestamp({ description: 'When the restore completed or failed.' })),
     failureReason: Type.Optional(Type.String({ description: 'Why the restore failed, when phase is Failed.' })),
     conditions: Type.Optional(Conditions('The latest observations of the restore.')),
+    plan: Type.Optional(RestorePlanSchema),
   },
   { description: 'RestoreStatus is what the controller has observed of the restore.' },
 );
@@ -122,6 +128,59 @@ function targetErrors(spec: RestoreSpec) {
   return [];
 }
 
+/** The objects a Restore names, as stored when it is checked. */
+interface References {
+  backup: Backup | undefined;
+  source: Database | undefined;
+  /** The Database `target.newDatabase.name` names, which must not exist yet. */
+  existingTarget: KubeObject | undefined;
+}
+
+async function readReferences(restore: Restore, lookup: ObjectLookup): Promise<References> {
+  const namespace = restore.metadata.namespace;
+  const newName = restore.spec.target?.newDatabase?.name;
+  const [backup, source, existingTarget] = await Promise.all([
+    lookup('backups', namespace, restore.spec.backupName),
+    lookup('databases', namespace, restore.spec.databaseName),
+    newName === undefined ? undefined : lookup('databases', namespace, newName),
+  ]);
+  return { backup: backup as Backup | undefined, source: source as Database | undefined, existingTarget };
+}
+
+/**
+ * The backup must be a Completed one of spec.databaseName; an in-place restore needs that database, a new one needs
+ * its name free. The source may be gone otherwise: restoring a deleted database's final backup into a new Database
+ * is what deletionPolicy Snapshot is for.
+ */
+function referenceErrors({ spec }: Restore, { backup, source, existingTarget }: References): FieldError[] {
+  const errors: FieldError[] = [];
+  if (!backup) errors.push(fieldNotFound('spec.backupName', spec.backupName));
+  else if (backup.spec.databaseName !== spec.databaseName) {
+    errors.push(fieldInvalid('spec.backupName', spec.backupName, `must be a backup of spec.databaseName ("${spec.databaseName}"), not of "${backup.spec.databaseName}"`));
+  } else if (backup.status?.phase !== 'Completed') {
+    errors.push(fieldInvalid('spec.backupName', spec.backupName, `the backup is ${backup.status?.phase ?? 'Pending'}: only a Completed backup can be restored`));
+  }
+  if (spec.target?.newDatabase && existingTarget) errors.push(fieldDuplicate('spec.target.newDatabase.name', spec.target.newDatabase.name));
+  if (spec.target?.inPlace && !source) {
+    errors.push(fieldNotFound('spec.databaseName', spec.databaseName, 'an in-place restore needs the database; restore into a newDatabase instead'));
+  }
+  return errors;
+}
+
+/**
+ * A Restore as `?dryRun=All` on databases/restore answers it: Pending, with its plan and every step Pending. Throws
+ * 422 Invalid when what it names has changed since admission.
+ */
+export async function describeRestore(created: KubeObject, lookup: ObjectLookup): Promise<KubeObject> {
+  const restore = created as Restore;
+  const references = await readReferences(restore, lookup);
+  const errors = referenceErrors(restore, references);
+  if (errors.length > 0) throw invalid('Restore', GROUP, restore.metadata.name ?? '', errors);
+  const plan = planRestore(restore, references.backup!, references.source);
+  const status: RestoreStatus = { phase: 'Pending', steps: plan.steps.map(({ name }) => ({ name, phase: 'Pending' })), plan };
+  return { ...restore, status };
+}
+
 /** The Restore `databases/<db>/restore` creates; the body must name the backup. */
 export function restoreForDatabase(parent: KubeObject, body: KubeObject | undefined): KubeObject {
   const restore = objectForDatabase(parent, body, 'Restore');
@@ -142,6 +201,10 @@ export const restoreDefinition: ResourceDefinition = {
   categories: ['strongroom'],
   namespaced: true,
   ...schemaAndValidation(RestoreSchema, (restore: Restore) => targetErrors(restore.spec)),
+  async validateReferences(obj, lookup) {
+    const restore = obj as Restore;
+    return referenceErrors(restore, await readReferences(restore, lookup));
+  },
   applyDefaults() {
     // Every default is in the schema.
   },

@@ -1,6 +1,6 @@
 // The one generic store that serves every resource (k8s.io/apiserver's genericregistry.Store): it runs each write
 // through the strategy steps, the field manager and optimistic concurrency, and reads through the watch cache.
-import type { ResourceDefinition } from '../api/definition.ts';
+import type { ObjectLookup, ResourceDefinition } from '../api/definition.ts';
 import {
   OPTIMISTIC_LOCK_MESSAGE,
   type QualifiedResource,
@@ -75,6 +75,8 @@ export type AdmitDelete = (attributes: DeleteAttributes) => void | Promise<void>
 export interface StoreOptions {
   admitCreate?: AdmitCreate;
   admitDelete?: AdmitDelete;
+  /** Reads other resources' objects, for a definition's `validateReferences` (the Registry gives every store one). */
+  lookup?: ObjectLookup;
   now?: () => Date;
 }
 
@@ -92,6 +94,7 @@ export class ResourceStore {
   private readonly scope: FieldManagerScope;
   private readonly admitCreate: AdmitCreate | undefined;
   private readonly admitDelete: AdmitDelete | undefined;
+  private readonly lookup: ObjectLookup | undefined;
 
   constructor(def: ResourceDefinition, storage: Storage, options: StoreOptions = {}) {
     this.def = def;
@@ -99,6 +102,7 @@ export class ResourceStore {
     this.now = options.now ?? (() => new Date());
     this.admitCreate = options.admitCreate;
     this.admitDelete = options.admitDelete;
+    this.lookup = options.lookup;
     this.scope = fieldManagerScope(def);
   }
 
@@ -183,6 +187,7 @@ export class ResourceStore {
       throw invalid(this.def.kind, this.def.group, '', [{ type: 'FieldValueRequired', field: 'metadata.name', message: 'name or generateName is required' }]);
     }
     validateCreate(this.def, obj);
+    await this.validateReferences(obj);
     const managed = updateFields({ ...this.scope, live: undefined, updated: obj, manager: options.fieldManager, now }).object;
     const allWarnings = [...warnings, ...this.def.warnings(managed)];
     const key = this.key(obj.metadata.namespace, obj.metadata.name);
@@ -199,6 +204,14 @@ export class ResourceStore {
 
   private async admit(namespace: string | undefined, name: string): Promise<void> {
     if (this.admitCreate && this.def.namespaced && namespace) await this.admitCreate({ resource: this.qualified, namespace, name });
+  }
+
+  /** The definition's checks against other objects, once the object itself is valid. */
+  private async validateReferences(obj: KubeObject): Promise<void> {
+    if (!this.def.validateReferences) return;
+    if (!this.lookup) throw internalError(`${this.def.plural} refer to other objects, and this store has no lookup to read them`);
+    const errors = await this.def.validateReferences(obj, this.lookup);
+    if (errors.length > 0) throw invalid(this.def.kind, this.def.group, obj.metadata.name!, errors);
   }
 
   /** PUT: a full replacement guarded by the body's resourceVersion (required, as for custom resources). */
@@ -269,6 +282,7 @@ export class ResourceStore {
     const applied = applyFields({ ...this.scope, live: undefined, applied: obj, manager: options.fieldManager, force: options.force, now }).object;
     prepareForCreate(this.def, applied, namespace, now);
     validateCreate(this.def, applied);
+    await this.validateReferences(applied);
     const key = this.key(applied.metadata.namespace, name);
     if (options.dryRun) return { object: applied, warnings, created: true };
     try {

@@ -1,6 +1,6 @@
 // The scale subresource (autoscaling/v1 Scale over a declared replicas path) and action subresources (a POST that
 // creates an object of another resource, such as databases/backup → Backup).
-import type { ActionSubresource, ScaleSubresource } from '../api/definition.ts';
+import type { ActionSubresource, ObjectLookup, ScaleSubresource } from '../api/definition.ts';
 import { badRequest, invalid } from '../api/errors.ts';
 import type { KubeObject } from '../api/meta.ts';
 import { applyJsonPatch } from './jsonpatch.ts';
@@ -106,7 +106,10 @@ async function writeScale(
   return { scale: toScale(result.object, path), result };
 }
 
-/** POST databases/<name>/backup and the like: 201 with the created object. */
+/**
+ * POST databases/<name>/backup and the like: 201 with the created object. A dry run answers it described by the
+ * action (databases/restore: with its plan); a real create answers it as stored, its status left to the controller.
+ */
 export async function runAction(
   parentStore: ResourceStore,
   targetStore: ResourceStore,
@@ -115,6 +118,7 @@ export async function runAction(
   name: string,
   body: unknown,
   options: WriteOptions,
+  lookup: ObjectLookup,
 ): Promise<WriteResult> {
   const parent = await parentStore.get(namespace, name);
   if (body === undefined && action.bodyRequired) {
@@ -124,5 +128,6 @@ export async function runAction(
   let warnings: string[] = [];
   if (body !== undefined) ({ obj: posted, warnings } = decodeObject(targetStore.def, body, options.fieldValidation));
   const result = await targetStore.create(namespace, action.build(parent, posted), options);
-  return { ...result, warnings: [...warnings, ...result.warnings] };
+  const object = options.dryRun && action.describe ? await action.describe(result.object, lookup) : result.object;
+  return { ...result, object, warnings: [...warnings, ...result.warnings] };
 }

@@ -65,7 +65,7 @@ export async function handleResource(ctx: Context, info: ResourceRequestInfo, de
       const target = deps.registry.store(action.creates)!;
       const raw = await readBody(ctx.req);
       const body = parseBody(raw, bodyFormat(ctx.get('Content-Type')));
-      const result = await runAction(store, target, action, ns, name, body, writeOptions(ctx, query));
+      const result = await runAction(store, target, action, ns, name, body, writeOptions(ctx, query), deps.registry.lookup);
       return respondWrite(ctx, target, query, result, 201);
     }
   }

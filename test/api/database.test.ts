@@ -27,7 +27,7 @@ describe('Database defaulting', () => {
       version: '17',
       replicas: 1,
       storage: { size: '1Gi' },
-      backup: { repository: { pvc: {} }, compression: 'zstd' },
+      backup: { repository: { pvc: {} }, compression: 'zstd', backoffLimit: 2, activeDeadlineSeconds: 21600 },
       deletionPolicy: 'Snapshot',
       deletionProtection: false,
       paused: false,

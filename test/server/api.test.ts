@@ -407,6 +407,14 @@ describe('subresources', () => {
     await t.request('POST', DB_PATH(), { body: database('rs') });
     const missing = await t.request('POST', `${DB_PATH()}/rs/restore`, { body: JSON.stringify({ spec: {} }) });
     assert.ok(missing.status === 422 || missing.status === 400, missing.text);
+    // A Restore names a Completed backup of its database (see test/server/restore.test.ts for the admission checks).
+    await t.request('POST', `${GV}/namespaces/default/backups`, { body: { metadata: { name: 'b1' }, spec: { databaseName: 'rs' } } });
+    const status = { phase: 'Completed', completionTime: '2025-01-01T00:00:00Z', location: 'pvc://rs-backups/b1', sha256: 'a'.repeat(64), sizeBytes: 1 };
+    const completed = await t.request('PATCH', `${GV}/namespaces/default/backups/b1/status`, {
+      body: JSON.stringify({ status }),
+      headers: { 'Content-Type': 'application/merge-patch+json' },
+    });
+    assert.equal(completed.status, 200, completed.text);
     const res = await t.request('POST', `${DB_PATH()}/rs/restore`, { body: JSON.stringify({ spec: { backupName: 'b1' } }) });
     assert.equal(res.status, 201, res.text);
     assert.equal(res.json.kind, 'Restore');
