@@ -1,6 +1,7 @@
 // A real Kubernetes control plane on 127.0.0.1 for tests and `npm run cluster`: etcd, kube-apiserver (with the
 // aggregation layer's front-proxy PKI), kube-controller-manager, kube-scheduler, and kwok acting as the kubelet of a
-// few fake Nodes so pods become Running/Ready and Job pods Succeed. Each run has its own PKI, ports and data dir.
+// few fake Nodes so pods become Running/Ready and Job pods Succeed (but for backup agents' pods, which tests run with
+// agentpods.ts). Each run has its own PKI, ports and data dir.
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -9,6 +10,7 @@ import { stringify } from "yaml";
 import { ensureBinaries, type ControlPlaneBinaries } from "./build.ts";
 import { httpsRequest, kubeJSON, type TLSIdentity } from "./client.ts";
 import { renderKubeconfig } from "./kubeconfig.ts";
+import { renderKwokConfig } from "./kwokstages.ts";
 import { createCertificateAuthority, createServiceAccountKeyPair, type KeyPair } from "./pki.ts";
 import { startProcess, waitUntil, type ComponentProcess } from "./process.ts";
 
@@ -296,11 +298,15 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       "tls-private-key-file": componentKey,
       "authorization-always-allow-paths": "/healthz,/readyz,/livez",
     }));
+    const kwokConfig = join(dir, "kwok.yaml");
+    await writeFile(kwokConfig, renderKwokConfig());
     start(
       "kwok",
       binaries.kwok,
       flags({
         kubeconfig: await kubeconfigFile("kwok", "kubernetes-admin", pki.admin),
+        // Our pod Stages: Job pods Succeed at once, except backup agents', which the tests finish (kwokstages.ts).
+        config: kwokConfig,
         "manage-all-nodes": true,
         cidr: podCIDR,
         // Heartbeats through node Leases, as kubelets send them: without, kwok patches node status only about once a
@@ -308,7 +314,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         // marked not ready for good (kwok does not set them ready again).
         "node-lease-duration-seconds": 40,
       }),
-      // kwok always loads ~/.kwok/kwok.yaml when it exists; a user's custom stages must not change pod behaviour here.
+      // kwok loads ~/.kwok/kwok.yaml before --config when it exists; a user's stages must not change pod behaviour here.
       { HOME: join(dir, "kwok-home") },
     );
 
