@@ -7,6 +7,7 @@ const USAGE = `Usage:
   strongroom serve [--bind-address 127.0.0.1] [--secure-port 8443] [--data-dir .strongroom]
                    [--tls-cert-file F --tls-private-key-file F --client-ca-file F] [--log-level info]
                    [--kubeconfig FILE] [--controllers=true] [--leader-elect-resource-namespace strongroom-system]
+                   [--agent-image IMAGE]
                    [--storage sqlite|etcd] [--etcd-servers URL,... [--etcd-prefix /registry/strongroom.dev/]
                     [--etcd-cafile F] [--etcd-certfile F --etcd-keyfile F]]
   strongroom openapi --write DIR
@@ -25,7 +26,9 @@ the etcd cluster at --etcd-servers (mTLS with the --etcd-* files, as kube-apiser
 replicas share.
 
 In cluster mode the replica holding the Lease strongroom-controller (in --leader-elect-resource-namespace) also runs
-the controllers that turn Databases into workloads; --controllers=false serves the API only.`;
+the controllers that turn Databases into workloads and run backups and restores; --controllers=false serves the API
+only. Backup and restore Jobs run --agent-image (default: this release's image), which must hold this program as
+\`strongroom\` and the engines' client tools.`;
 
 async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -41,6 +44,7 @@ async function serve(args: string[]): Promise<void> {
       kubeconfig: { type: 'string' },
       controllers: { type: 'string', default: 'true' },
       'leader-elect-resource-namespace': { type: 'string' },
+      'agent-image': { type: 'string', default: process.env['STRONGROOM_AGENT_IMAGE'] },
       ...STORAGE_OPTIONS,
     },
   });
@@ -63,6 +67,7 @@ async function serve(args: string[]): Promise<void> {
     etcd: etcdOptionsFromFlags(values),
     controllers: values.controllers === 'true',
     leaseNamespace: values['leader-elect-resource-namespace'],
+    agentImage: values['agent-image'],
     logLevel: values['log-level'],
   });
   if (server.kubeconfigPath) {

@@ -5,18 +5,26 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, type Registry as MetricsRegistry } from 'prom-client';
+import type { Backup } from '../api/backup.ts';
 import type { Database } from '../api/database.ts';
-import { GROUP } from '../api/meta.ts';
+import { GROUP, type KubeObject, type NamespacedName } from '../api/meta.ts';
+import type { Restore } from '../api/restore.ts';
 import { MANAGED_BY, DATABASE_LABEL } from '../engines/common.ts';
 import type { Registry } from '../registry/registry.ts';
+import { AgentAccess } from './backup/agentaccess.ts';
+import { AGENT_SERVICE_ACCOUNT, BACKUP_LABEL, RESTORE_LABEL, type AgentSettings } from './backup/agentjob.ts';
+import { BackupReconciler } from './backup/reconciler.ts';
+import { ChildWriter } from './children.ts';
 import { DatabaseReconciler } from './database/reconciler.ts';
 import { EventRecorder } from './events.ts';
 import { OwnObjects } from './ownobjects.ts';
 import { KubeConfigClient, type KubeClient } from './runtime/client.ts';
-import { byControllerOwner, byLabel, Controller, keyString, type Reconcile } from './runtime/controller.ts';
+import type { Informer } from './runtime/cache.ts';
+import { byControllerOwner, byLabel, Controller, keyString, objectKey, type KeyMapper, type Reconcile } from './runtime/controller.ts';
 import { childInformers, type ChildKind } from './runtime/informer.ts';
 import { defaultIdentity, LeaderElector } from './runtime/leaderelection.ts';
 import { StoreInformer } from './runtime/ownwatch.ts';
+import { RestoreReconciler } from './restore/reconciler.ts';
 
 export const DEFAULT_LEASE_NAMESPACE = 'strongroom-system';
 export const LEASE_NAME = 'strongroom-controller';
@@ -33,11 +41,37 @@ export interface ControllerManagerOptions {
   identity?: string;
   /** Concurrent reconciles of different Databases. Default 4. */
   workers?: number;
+  /** The image of backup and restore Jobs. Default: this release's image. */
+  agentImage?: string;
 }
+
+/** The image of this release, which holds the agent and the engines' client tools (apiservice/Dockerfile). */
+export const DEFAULT_AGENT_IMAGE = 'ghcr.io/strongroom/strongroom:v0.1.0';
 
 /** Children the controller creates, found by their controller reference; Pods and claims carry only the label. */
 const OWNED: readonly ChildKind[] = ['StatefulSet', 'Service', 'Secret', 'ConfigMap', 'PodDisruptionBudget', 'NetworkPolicy', 'Job'];
 const LABELLED: readonly ChildKind[] = ['Pod', 'PersistentVolumeClaim'];
+
+/** A Backup's or Restore's Database, by spec.databaseName. */
+const byDatabaseName: KeyMapper = (obj) => [{ namespace: obj.metadata.namespace, name: obj.spec?.databaseName }];
+
+function backupsWaitingFor(backups: Informer<Backup>, db: KubeObject): NamespacedName[] {
+  return backups
+    .list(db.metadata.namespace)
+    .filter((backup) => backup.spec.databaseName === db.metadata.name && (backup.status?.phase ?? 'Pending') === 'Pending')
+    .map(objectKey);
+}
+
+function restoresOf(restores: Informer<Restore>, namespace: string | undefined, match: (restore: Restore) => boolean): NamespacedName[] {
+  return restores.list(namespace).filter((restore) => restore.status?.phase === 'Running' && match(restore)).map(objectKey);
+}
+
+/** Member pods and claims wake the restores whose target they belong to (stopping members, claims created). */
+function restoresOfLabelled(restores: Informer<Restore>, obj: KubeObject): NamespacedName[] {
+  const database = obj.metadata.labels?.[DATABASE_LABEL];
+  if (!database) return [];
+  return restoresOf(restores, obj.metadata.namespace, (r) => (r.status?.plan as { targetDatabase?: string } | undefined)?.targetDatabase === database);
+}
 
 /** controller-runtime's metric names, so its dashboards work. */
 class ControllerMetrics {
@@ -128,28 +162,78 @@ export class ControllerManager {
     const store = this.options.registry.store('databases');
     if (!store) throw new Error('the registry serves no databases');
     const children = childInformers({ client, labelSelector: `app.kubernetes.io/managed-by=${MANAGED_BY}`, logger: this.logger });
-    const databases = new StoreInformer<Database>({ storage: store.storage, prefix: store.prefix(undefined), logger: this.logger });
-    const reconciler = new DatabaseReconciler({
-      databases: new OwnObjects<Database>(store),
+    const own = <T extends KubeObject>(plural: string): { objects: OwnObjects<T>; informer: StoreInformer<T> } => {
+      const store = this.options.registry.store(plural);
+      if (!store) throw new Error(`the registry serves no ${plural}`);
+      return { objects: new OwnObjects<T>(store), informer: new StoreInformer<T>({ storage: store.storage, prefix: store.prefix(undefined), logger: this.logger }) };
+    };
+    const databases = own<Database>('databases');
+    const backups = own<Backup>('backups');
+    const restores = own<Restore>('restores');
+    const events = new EventRecorder({ client, instance: this.elector.identity, logger: this.logger });
+    const writer = new ChildWriter(client);
+    const agent: AgentSettings = { image: this.options.agentImage ?? DEFAULT_AGENT_IMAGE, serviceAccountName: AGENT_SERVICE_ACCOUNT };
+    const access = new AgentAccess(client, AGENT_SERVICE_ACCOUNT);
+    const workers = this.options.workers ?? 4;
+
+    const databaseReconciler = new DatabaseReconciler({
+      databases: databases.objects,
+      backups: backups.objects,
+      backupCache: backups.informer,
       client,
       informers: children,
-      events: new EventRecorder({ client, instance: this.elector.identity, logger: this.logger }),
+      events,
     });
-    const controller = new Controller({
-      name: 'database',
-      reconcile: this.measured('database', reconciler.reconcile),
-      workers: this.options.workers ?? 4,
-      logger: this.logger,
-    }).for(databases);
-    for (const kind of OWNED) controller.watches(children[kind], byControllerOwner(GROUP, 'Database'));
-    for (const kind of LABELLED) controller.watches(children[kind], byLabel(DATABASE_LABEL));
+    const databaseController = new Controller({ name: 'database', reconcile: this.measured('database', databaseReconciler.reconcile), workers, logger: this.logger })
+      .for(databases.informer)
+      .watches(backups.informer, byDatabaseName);
+    for (const kind of OWNED) databaseController.watches(children[kind], byControllerOwner(GROUP, 'Database'));
+    for (const kind of LABELLED) databaseController.watches(children[kind], byLabel(DATABASE_LABEL));
 
-    databases.start();
-    for (const informer of Object.values(children)) informer.start();
+    const backupReconciler = new BackupReconciler({
+      backups: backups.objects,
+      databases: databases.objects,
+      client,
+      jobs: children.Job,
+      pods: children.Pod,
+      children: writer,
+      access,
+      agent,
+      events,
+    });
+    const backupController = new Controller({ name: 'backup', reconcile: this.measured('backup', backupReconciler.reconcile), workers, logger: this.logger })
+      .for(backups.informer)
+      .watches(children.Job, byControllerOwner(GROUP, 'Backup'))
+      .watches(children.Pod, byLabel(BACKUP_LABEL))
+      // A Backup waiting for its Database to become ready starts when it does.
+      .watches(databases.informer, (db) => backupsWaitingFor(backups.informer, db));
+
+    const restoreReconciler = new RestoreReconciler({
+      restores: restores.objects,
+      restoreCache: restores.informer,
+      backups: backups.objects,
+      databases: databases.objects,
+      client,
+      informers: children,
+      children: writer,
+      access,
+      agent,
+      events,
+    });
+    const restoreController = new Controller({ name: 'restore', reconcile: this.measured('restore', restoreReconciler.reconcile), workers, logger: this.logger })
+      .for(restores.informer)
+      .watches(children.Job, byControllerOwner(GROUP, 'Restore'))
+      .watches(children.Pod, byLabel(RESTORE_LABEL))
+      .watches(backups.informer, (backup) => restoresOf(restores.informer, backup.metadata.namespace, (r) => r.status?.safetyBackupName === backup.metadata.name))
+      .watches(databases.informer, (db) => restoresOf(restores.informer, db.metadata.namespace, (r) => (r.status?.plan as { targetDatabase?: string } | undefined)?.targetDatabase === db.metadata.name));
+    for (const kind of LABELLED) restoreController.watches(children[kind], (obj) => restoresOfLabelled(restores.informer, obj));
+
+    const informers = [databases.informer, backups.informer, restores.informer, ...Object.values(children)];
+    for (const informer of informers) informer.start();
     try {
-      await controller.run(signal);
+      await Promise.all([databaseController.run(signal), backupController.run(signal), restoreController.run(signal)]);
     } finally {
-      await Promise.all([databases.stop(), ...Object.values(children).map((informer) => informer.stop())]);
+      await Promise.all(informers.map((informer) => informer.stop()));
     }
   }
 

@@ -3,6 +3,7 @@
 // optimistic concurrency) without a round trip through the aggregator. Status is written only through the status
 // subresource; metadata (finalizers, the controller's annotations) through guarded patches.
 import type { Operation } from 'fast-json-patch';
+import { StatusError } from '../api/errors.ts';
 import type { KubeObject } from '../api/meta.ts';
 import type { ResourceStore, WriteOptions } from '../registry/store.ts';
 
@@ -26,6 +27,21 @@ export class OwnObjects<T extends KubeObject = KubeObject> {
   /** The object as stored now (not as a cache last saw it), or undefined. */
   async get(namespace: string | undefined, name: string): Promise<T | undefined> {
     return (await this.store.read(this.store.key(namespace, name))) as T | undefined;
+  }
+
+  /** Creates `obj` in its namespace; 409 AlreadyExists when the name is taken. */
+  async create(obj: T): Promise<T> {
+    return (await this.store.create(obj.metadata.namespace, structuredClone(obj), WRITE)).object as T;
+  }
+
+  /** Deletes `obj` if it is still the same object (its uid); one already gone counts as deleted. */
+  async delete(obj: T): Promise<void> {
+    const { namespace, name, uid } = obj.metadata;
+    try {
+      await this.store.delete(namespace, name!, { dryRun: false, preconditions: { uid }, propagationPolicy: 'Background' });
+    } catch (err) {
+      if (!(err instanceof StatusError && err.code === 404)) throw err;
+    }
   }
 
   /** A JSON patch of the main resource; guard it with a `test` to fail on a concurrent change. */

@@ -51,6 +51,8 @@ export interface ServerConfig {
   controllers?: boolean;
   /** The namespace of the controller Lease (default strongroom-system). */
   leaseNamespace?: string;
+  /** The image of backup and restore Jobs; the release's own image when undefined. */
+  agentImage?: string;
   logLevel?: string;
   /** How often watches with allowWatchBookmarks get a bookmark. */
   bookmarkIntervalMs?: number;
@@ -179,7 +181,7 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   if (cluster && config.controllers !== false) {
     // Loaded on demand, like the delegation: standalone servers have no cluster to reconcile into.
     const { ControllerManager } = await import('../controller/manager.ts');
-    const manager = new ControllerManager({ cluster, registry, logger, metrics: metrics.registry, leaseNamespace: config.leaseNamespace });
+    const manager = new ControllerManager({ cluster, registry, logger, metrics: metrics.registry, leaseNamespace: config.leaseNamespace, agentImage: config.agentImage });
     manager.start();
     controllers = manager;
   }

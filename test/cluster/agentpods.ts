@@ -436,7 +436,10 @@ async function reportTermination(api: KubeconfigClient, pod: KubeObject, termina
   const url = `${api.server}${podPath(pod.metadata.namespace!, pod.metadata.name)}`;
   const container = agentContainer(pod);
   for (;;) {
-    const current = await kubeJSON<KubeObject>(api.identity, "GET", url);
+    const current = await getOptional<KubeObject>(api, podPath(pod.metadata.namespace!, pod.metadata.name));
+    // Deleted while its container ran (its Job was deleted once the agent had reported): as for a kubelet, there is
+    // no status left to write.
+    if (!current || current.metadata.deletionTimestamp) return;
     if (current.metadata.uid !== pod.metadata.uid) throw new Error(`pod ${nameOf(pod)} was replaced`);
     if (current.status?.phase !== "Running") {
       throw new Error(`pod ${nameOf(pod)} is ${current.status?.phase}, not Running: only a started container can exit`);

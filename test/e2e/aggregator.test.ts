@@ -33,6 +33,15 @@ function manifest(name: string, namespace: string, spec = 'engine: postgres'): s
   return `apiVersion: strongroom.dev/v1alpha1\nkind: Database\nmetadata:\n  name: ${name}\n  namespace: ${namespace}\nspec:\n${indented}\n`;
 }
 
+/**
+ * Reports a Backup Completed as its agent would (kwok runs no agent): these tests are about the API's objects; the
+ * backup tests run the agent itself.
+ */
+async function completeAsAgent(namespace: string, name: string): Promise<void> {
+  const status = { phase: 'Completed', completionTime: new Date().toISOString(), location: `pvc://x-backups/${name}`, sha256: 'a'.repeat(64), sizeBytes: 1 };
+  await kubectl.ok(['patch', 'backup', name, '-n', namespace, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
+}
+
 /** A Role allowing `user` one action: create databases/backup on `database` only, and its RoleBinding. */
 function backupOnly(namespace: string, user: string, database: string): string {
   const name = `backup-${database}`;
@@ -123,7 +132,7 @@ describe('kubectl through the aggregator', () => {
     const wide = tableRows(await kubectl.ok(['get', 'databases', '-n', ns, '-o', 'wide']));
     assert.deepEqual(wide[0]!.slice(-3), ['ENDPOINT', 'NEXT-BACKUP', 'STORAGE']);
 
-    const file = kubectl.file('cart.yaml', manifest('cart', ns, 'engine: redis'));
+    const file = kubectl.file('cart.yaml', manifest('cart', ns, 'engine: redis\ndeletionPolicy: Delete'));
     assert.equal((await kubectl.ok(['apply', '-f', file])).trim(), 'database.strongroom.dev/cart created');
     assert.equal((await kubectl.ok(['apply', '-f', file])).trim(), 'database.strongroom.dev/cart unchanged');
 
@@ -150,6 +159,7 @@ describe('kubectl through the aggregator', () => {
     const backup = JSON.parse(await kubectl.ok(['create', '--raw', `${GV}/namespaces/${ns}/databases/orders/backup`, '-f', kubectl.file('b.json', '{}')]));
     assert.deepEqual([backup.kind, backup.spec.databaseName], ['Backup', 'orders']);
     assert.equal(await jsonpath(['backups', '-n', ns], '{.items[*].metadata.name}'), backup.metadata.name);
+    await completeAsAgent(ns, backup.metadata.name);
     const restore = JSON.parse(
       await kubectl.ok(['create', '--raw', `${GV}/namespaces/${ns}/databases/orders/restore`, '-f', kubectl.file('r.json', JSON.stringify({ spec: { backupName: backup.metadata.name } }))]),
     );
@@ -164,7 +174,7 @@ describe('kubectl through the aggregator', () => {
     const watch = kubectl.background(['get', 'db', '-n', ns, '-w', '--output-watch-events']);
     try {
       await watch.waitForLine(/^ADDED\s+orders\s+postgres\s/);
-      await kubectl.ok(['apply', '-f', '-'], { input: manifest('stream', ns, 'engine: redis') });
+      await kubectl.ok(['apply', '-f', '-'], { input: manifest('stream', ns, 'engine: redis\ndeletionPolicy: Delete') });
       await watch.waitForLine(/^ADDED\s+stream\s+redis\s/);
       await kubectl.ok(['patch', 'db', 'stream', '-n', ns, '--type=merge', '-p', '{"spec":{"replicas":3}}']);
       await watch.waitForLine(/^MODIFIED\s+stream\s+redis\s+\S+\s+0\/3\s/);
@@ -183,8 +193,9 @@ describe('namespace deletion', () => {
   it('completes: the namespace controller finds Databases, Backups and Restores through discovery and deletes them', async () => {
     await kubectl.ok(['create', 'namespace', ns]);
     await kubectl.ok(['apply', '-f', '-'], { input: [manifest('one', ns), manifest('two', ns, 'engine: redis')].join('---\n') });
-    await kubectl.ok(['create', '--raw', `${GV}/namespaces/${ns}/databases/one/backup`, '-f', kubectl.file('nb.json', '{}')]);
-    await kubectl.ok(['create', '--raw', `${GV}/namespaces/${ns}/databases/one/restore`, '-f', kubectl.file('nr.json', '{"spec":{"backupName":"x"}}')]);
+    const backup = JSON.parse(await kubectl.ok(['create', '--raw', `${GV}/namespaces/${ns}/databases/one/backup`, '-f', kubectl.file('nb.json', '{}')]));
+    await completeAsAgent(ns, backup.metadata.name);
+    await kubectl.ok(['create', '--raw', `${GV}/namespaces/${ns}/databases/one/restore`, '-f', kubectl.file('nr.json', JSON.stringify({ spec: { backupName: backup.metadata.name } }))]);
     const inNamespace = () => kubectl.ok(['get', 'databases,backups,restores', '-A', '--field-selector', `metadata.namespace=${ns}`, '-o', 'name']);
     assert.equal((await inNamespace()).trim().split('\n').length, 4);
 

@@ -492,7 +492,15 @@ describe('kubectl create --raw on the backup subresource', () => {
     assertFailed(await kubectl.run(['create', '--raw', `${GV}/namespaces/${ns}/databases/missing/backup`, '-f', empty]), /NotFound|not found/);
   });
 
-  it('creates a Restore, and refuses one without backupName', async () => {
+  it('creates a Restore of a completed backup, and refuses one without backupName or of a backup that is not complete', async () => {
+    await kubectl.ok(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'strongroom.dev/v1alpha1', kind: 'Backup', metadata: { name: 'b1', namespace: ns }, spec: { databaseName: 'orders' } }) });
+    assertFailed(
+      await kubectl.run(['create', '--raw', `${GV}/namespaces/${ns}/databases/orders/restore`, '-f', kubectl.file('early.json', '{"spec":{"backupName":"b1"}}')]),
+      /spec\.backupName: Invalid value: "b1": .*Pending/,
+    );
+    // Standalone runs no controller: the status an agent would report is written as the agent writes it.
+    const completed = { status: { phase: 'Completed', completionTime: '2026-01-01T00:00:00Z', location: 'pvc://orders-backups/b1', sha256: 'a'.repeat(64), sizeBytes: 1 } };
+    await kubectl.ok(['patch', 'backup', 'b1', '-n', ns, '--subresource=status', '--type=merge', '-p', JSON.stringify(completed)]);
     const restore = JSON.parse(
       await kubectl.ok(['create', '--raw', `${GV}/namespaces/${ns}/databases/orders/restore`, '-f', kubectl.file('restore.json', '{"spec":{"backupName":"b1"}}')]),
     );

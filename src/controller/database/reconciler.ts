@@ -11,6 +11,7 @@
 //   4. Status through the status subresource (status.ts), and Events for what changed.
 // A deleted or edited child comes back because the informers on children enqueue their Database.
 import { isDeepStrictEqual } from 'node:util';
+import type { Backup } from '../../api/backup.ts';
 import type { Database } from '../../api/database.ts';
 import { StatusError } from '../../api/errors.ts';
 import type { KubeObject, NamespacedName } from '../../api/meta.ts';
@@ -22,6 +23,7 @@ import { ChildWriter, type ChildChange } from '../children.ts';
 import type { EventInput, EventRecorder } from '../events.ts';
 import type { OwnObjects } from '../ownobjects.ts';
 import { addFinalizerPatch, FIELD_MANAGER, hasFinalizer, removeFinalizerPatch, setControllerReference } from '../runtime/apply.ts';
+import type { Informer } from '../runtime/cache.ts';
 import { isStatusError, type KubeClient } from '../runtime/client.ts';
 import type { ReconcileResult } from '../runtime/controller.ts';
 import { resourcePath, resourceTypes } from '../runtime/kinds.ts';
@@ -37,16 +39,22 @@ import {
   withHealth,
 } from './membership.ts';
 import { jobState, observe, type ChildInformers, type Observed } from './observed.ts';
-import { databaseStatus, pausedStatus, rolloutOf, transitionEvents, type InitState } from './status.ts';
+import { backupDuties } from './backups.ts';
+import { databaseStatus, pausedStatus, restoringStatus, rolloutOf, transitionEvents, type InitState } from './status.ts';
 import { chooseVersion, VERSION_ANNOTATION, withVersion } from './version.ts';
 
 export const DATABASE_FINALIZER = 'strongroom.dev/database';
+/** Set by an in-place restore that loads into the volumes, to the Restore's name: the members stay stopped meanwhile. */
+export const RESTORING_ANNOTATION = 'strongroom.dev/restoring';
 
 /** Engines whose members carry `strongroom.dev/role` (their read-only Service selects replicas by it). */
 const ENGINES_WITH_ROLES = new Set(['postgres', 'redis']);
 
 export interface DatabaseReconcilerOptions {
   databases: OwnObjects<Database>;
+  backups: OwnObjects<Backup>;
+  /** Every Backup, from the in-process informer. */
+  backupCache: Informer<Backup>;
   client: KubeClient;
   informers: ChildInformers;
   events: EventRecorder;
@@ -64,8 +72,20 @@ interface Membership {
   progress?: string;
 }
 
+/**
+ * While a restore has the members stopped, scaling to zero must keep their claims: the StatefulSet otherwise deletes
+ * the claims of members it scales away (so that removed etcd members leave nothing behind), and these hold the data
+ * the restore loads into.
+ */
+function stopped(statefulSet: KubeObject, restoring: boolean): KubeObject {
+  if (!restoring) return statefulSet;
+  return { ...statefulSet, spec: { ...statefulSet.spec, persistentVolumeClaimRetentionPolicy: { whenDeleted: 'Retain', whenScaled: 'Retain' } } };
+}
+
 export class DatabaseReconciler {
   private readonly databases: OwnObjects<Database>;
+  private readonly backups: OwnObjects<Backup>;
+  private readonly backupCache: Informer<Backup>;
   private readonly client: KubeClient;
   private readonly informers: ChildInformers;
   private readonly events: EventRecorder;
@@ -75,6 +95,8 @@ export class DatabaseReconciler {
 
   constructor(options: DatabaseReconcilerOptions) {
     this.databases = options.databases;
+    this.backups = options.backups;
+    this.backupCache = options.backupCache;
     this.client = options.client;
     this.informers = options.informers;
     this.events = options.events;
@@ -89,7 +111,15 @@ export class DatabaseReconciler {
     if (!db) return;
     if (db.metadata.deletionTimestamp) {
       if (!hasFinalizer(db, DATABASE_FINALIZER)) return;
-      const deletion = { client: this.client, children: this.children, own: this.databases, events: this.events, now: this.now };
+      const deletion = {
+        client: this.client,
+        children: this.children,
+        own: this.databases,
+        backups: this.backups,
+        backupCache: this.backupCache,
+        events: this.events,
+        now: this.now,
+      };
       const result = await cleanup(deletion, db, observe(this.informers, db), signal);
       if (result?.requeueAfter) return result;
       const latest = (await this.databases.get(key.namespace, key.name)) ?? db;
@@ -117,15 +147,21 @@ export class DatabaseReconciler {
   private async converge(db: Database, signal: AbortSignal): Promise<ReconcileResult | void> {
     const observed = observe(this.informers, db);
     const now = this.now().toISOString();
-    if (db.spec.paused) {
-      await this.writeStatus(db, pausedStatus(db, observed.statefulSet, now));
-      return;
-    }
+    if (db.spec.paused) return this.writeStatus(db, pausedStatus(db, observed.statefulSet, now));
     const engine = engineFor(db.spec.engine);
     const choice = chooseVersion(engine, db, observed.statefulSet);
-    const membership = engine.name === 'etcd' ? await this.membership(db, observed, signal) : { db, replicas: db.spec.replicas ?? 1 };
+    // An in-place restore that loads data into the volumes stops the members first (restore/reconciler.ts); etcd
+    // membership stays as recorded meanwhile, since stopped members would look like failed ones.
+    const restoring = db.metadata.annotations?.[RESTORING_ANNOTATION];
+    const membership: Membership =
+      engine.name !== 'etcd'
+        ? { db, replicas: db.spec.replicas ?? 1 }
+        : restoring
+          ? { db, members: withHealth(recordedMembers(db) ?? [], []), replicas: db.spec.replicas ?? 1 }
+          : await this.membership(db, observed, signal);
     db = membership.db;
-    const rendered: Database = { ...db, spec: { ...db.spec, version: choice.version, replicas: membership.replicas } };
+    const replicas = restoring ? 0 : membership.replicas;
+    const rendered: Database = { ...db, spec: { ...db.spec, version: choice.version, replicas } };
     const credentials = await this.readCredentials(db, signal);
 
     let desired: DesiredState;
@@ -140,8 +176,7 @@ export class DatabaseReconciler {
       // The API validates what the engines check, so this takes a Database stored before a rule existed. Nothing
       // is retried: the next change of the spec brings the key back.
       if (!(err instanceof StatusError && err.code === 422)) throw err;
-      await this.writeStatus(db, databaseStatus({ db, now, statefulSet: observed.statefulSet, published: undefined, invalid: err.message, renderedVersion: choice.version }));
-      return;
+      return this.writeStatus(db, databaseStatus({ db, now, statefulSet: observed.statefulSet, published: undefined, invalid: err.message, renderedVersion: choice.version }));
     }
 
     const changes = new Map<ChildChange, string[]>();
@@ -151,13 +186,13 @@ export class DatabaseReconciler {
     note(await this.writeCredentials(db, desired.credentials, credentials, signal), desired.credentials);
     let statefulSet = observed.statefulSet;
     for (const obj of desired.objects) {
-      const child = setControllerReference(obj.kind === 'StatefulSet' ? withVersion(obj, choice.version) : obj, db);
+      const child = setControllerReference(obj.kind === 'StatefulSet' ? stopped(withVersion(obj, choice.version), !!restoring) : obj, db);
       const { object, change } = await this.children.apply(child, observed.live(obj.kind, obj.metadata.name!), signal);
       note(change, obj);
       if (obj.kind === 'StatefulSet') statefulSet = object;
     }
     if (ENGINES_WITH_ROLES.has(engine.name)) await this.labelRoles(observed.pods, signal);
-    const init = desired.initJob && (await this.initJob(db, desired.initJob, observed, statefulSet, membership, signal));
+    const init = desired.initJob && !restoring ? await this.initJob(db, desired.initJob, observed, statefulSet, membership, signal) : undefined;
 
     const events: EventInput[] = [];
     for (const [change, what] of changes) {
@@ -166,7 +201,7 @@ export class DatabaseReconciler {
       events.push({ type: 'Normal', reason, action: 'Apply', note: `${verb} ${what.join(', ')}` });
     }
     events.push(...this.workloadEvents(engine, observed.statefulSet, statefulSet, choice.version));
-    const status = databaseStatus({
+    const computed = databaseStatus({
       db,
       now,
       statefulSet,
@@ -176,15 +211,36 @@ export class DatabaseReconciler {
       init,
       membership: membership.progress,
     });
-    await this.writeStatus(db, status, events);
+    return this.writeStatus(db, restoring ? restoringStatus(computed, db, restoring, now) : computed, events);
   }
 
-  /** Writes `status` when it differs from the stored one, with the Events of what changed and of its transitions. */
-  private async writeStatus(db: Database, computed: NonNullable<Database['status']>, events: EventInput[] = []): Promise<void> {
+  /**
+   * Writes `status` (with what the Database's backups say, see backups.ts) when it differs from the stored one, with
+   * the Events of what changed and of its transitions; takes the scheduled backup that is due and expires old ones.
+   */
+  private async writeStatus(db: Database, computed: NonNullable<Database['status']>, events: EventInput[] = []): Promise<ReconcileResult | void> {
+    const duties = backupDuties(db, this.backupCache.list(db.metadata.namespace), computed, this.now());
+    if (duties.scheduled) await this.takeScheduledBackup(db, duties.scheduled);
+    for (const backup of duties.expired) {
+      await this.backups.delete(backup);
+      events.push({ type: 'Normal', reason: 'BackupExpired', action: 'Delete', note: `Deleted Backup ${backup.metadata.name}: spec.backup.retention no longer keeps it` });
+    }
     // As it will be stored (no undefined members), so an unchanged status compares equal and is not written again.
-    const status = JSON.parse(JSON.stringify(computed)) as NonNullable<Database['status']>;
+    const status = JSON.parse(JSON.stringify(duties.status)) as NonNullable<Database['status']>;
     const written = isDeepStrictEqual(status, db.status) ? db : await this.databases.updateStatus(db, status);
     for (const event of [...events, ...transitionEvents(db.status, status)]) await this.events.record(written, event);
+    if (duties.nextRun) return { requeueAfter: Math.max(1000, duties.nextRun.getTime() - this.now().getTime()) };
+  }
+
+  private async takeScheduledBackup(db: Database, backup: Backup): Promise<void> {
+    try {
+      await this.backups.create(backup);
+    } catch (err) {
+      // This run's Backup exists already: an earlier reconcile created it and its status write was lost.
+      if (isStatusError(err, 409)) return;
+      throw err;
+    }
+    await this.events.record(db, { type: 'Normal', reason: 'ScheduledBackup', action: 'Backup', note: `Created Backup ${backup.metadata.name} (spec.backup.schedule ${db.spec.backup?.schedule})` });
   }
 
   /** The credentials Secret as the API has it now (not a cache: its passwords must never be regenerated). */

@@ -206,6 +206,16 @@ export function deletingStatus(db: Database, now: string, message: string): Data
   return { ...previous, phase: 'Deleting', conditions };
 }
 
+/** Stopped by an in-place restore: whatever the members do, the database is not serving until the restore ends. */
+export function restoringStatus(computed: DatabaseStatus, db: Database, restore: string, now: string): DatabaseStatus {
+  const conditions = setCondition(
+    computed.conditions,
+    { type: 'Ready', status: 'False', observedGeneration: db.metadata.generation, reason: 'Restoring', message: `Restore ${restore} is loading data into the stopped members` },
+    now,
+  );
+  return { ...computed, phase: 'Restoring', conditions };
+}
+
 /**
  * The Events a change of status deserves: becoming ready, degraded, refused, invalid or paused. Only transitions
  * count (a condition's status or reason changing), so a status written again says nothing new.
@@ -221,6 +231,8 @@ export function transitionEvents(before: DatabaseStatus | undefined, after: Data
   if (ready?.status === 'True') events.push({ type: 'Normal', reason: 'Ready', action: 'Reconcile', note: ready.message });
   const degraded = changed('Degraded');
   if (degraded?.status === 'True') events.push({ type: 'Warning', reason: degraded.reason, action: 'Reconcile', note: degraded.message });
+  const backups = changed('BackupHealthy');
+  if (backups?.status === 'False') events.push({ type: 'Warning', reason: backups.reason, action: 'Backup', note: backups.message });
   const progressing = changed('Progressing');
   if (progressing?.status === 'False' && progressing.reason !== 'UpToDate') {
     const type = progressing.reason === 'Paused' ? 'Normal' : 'Warning';

@@ -18,10 +18,13 @@ function builtin(groupVersion: string, kind: string, plural: string, namespaced 
 }
 
 export const resourceTypes = {
+  Namespace: builtin('v1', 'Namespace', 'namespaces', false),
   ConfigMap: builtin('v1', 'ConfigMap', 'configmaps'),
   Secret: builtin('v1', 'Secret', 'secrets'),
   Service: builtin('v1', 'Service', 'services'),
   PersistentVolumeClaim: builtin('v1', 'PersistentVolumeClaim', 'persistentvolumeclaims'),
+  ServiceAccount: builtin('v1', 'ServiceAccount', 'serviceaccounts'),
+  RoleBinding: builtin('rbac.authorization.k8s.io/v1', 'RoleBinding', 'rolebindings'),
   Pod: builtin('v1', 'Pod', 'pods'),
   StatefulSet: builtin('apps/v1', 'StatefulSet', 'statefulsets'),
   Job: builtin('batch/v1', 'Job', 'jobs'),
