@@ -195,7 +195,7 @@ describe('namespace deletion', () => {
     await kubectl.ok(['apply', '-f', '-'], { input: [manifest('one', ns), manifest('two', ns, 'engine: redis')].join('---\n') });
     const backup = JSON.parse(await kubectl.ok(['create', '--raw', `${GV}/namespaces/${ns}/databases/one/backup`, '-f', kubectl.file('nb.json', '{}')]));
     await completeAsAgent(ns, backup.metadata.name);
-    await kubectl.ok(['create', '--raw', `${GV}/namespaces/${ns}/databases/one/restore`, '-f', kubectl.file('nr.json', JSON.stringify({ spec: { backupName: backup.metadata.name } }))]);
+    await kubectl.ok(['create', '--raw', `${GV}/namespaces/${ns}/databases/one/restore`, '-f', kubectl.file('nr.json', JSON.stringify({ spec: { backupName: backup.metadata.name, target: { inPlace: { safetyBackup: false } } } }))]);
     const inNamespace = () => kubectl.ok(['get', 'databases,backups,restores', '-A', '--field-selector', `metadata.namespace=${ns}`, '-o', 'name']);
     assert.equal((await inNamespace()).trim().split('\n').length, 4);
 
