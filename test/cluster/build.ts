@@ -1,11 +1,15 @@
-// Builds the local control plane's binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok) and
-// the S3-compatible server of the backup tests (versitygw) with `go build` from the wrapper modules in ./kube, ./kwok
-// and ./s3, into a cache directory outside the repository keyed by version, so a machine pays the cold build (tens of
-// minutes on 2 cores) once and every later run reuses it.
+// Builds the local control plane's binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
+// kwok) and the S3-compatible server of the backup tests (versitygw) with `go build` from the wrapper modules in
+// ./kube/v1.X, ./kwok and ./s3, into a cache directory outside the repository keyed by version, so a machine pays the
+// cold build (tens of minutes on 2 cores) once and every later run reuses it.
 //
-//   node test/cluster/build.ts        builds what is missing and prints the binaries' paths
+// Each supported Kubernetes minor has its own wrapper module, ./kube/v1.X; the newest is the default and
+// STRONGROOM_KUBE_MINOR=1.X selects another (CI runs the aggregator tests on the oldest too).
+//
+//   node test/cluster/build.ts             builds what is missing for the selected minor and prints the paths
+//   node test/cluster/build.ts --all       the same for every supported minor
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
@@ -16,12 +20,16 @@ export interface ControlPlaneBinaries {
   kubeApiserver: string;
   kubeControllerManager: string;
   kubeScheduler: string;
+  /** kubectl of the same release, which every test drives (never a kubectl installed on the machine). */
+  kubectl: string;
   kwok: string;
 }
 
 export interface BuildOptions {
   /** Progress lines (what is built, how long it took); silent when absent. */
   log?: (line: string) => void;
+  /** Kubernetes minor such as "1.35"; default `selectedKubeMinor()`. */
+  minor?: string;
 }
 
 interface BinaryTarget {
@@ -29,7 +37,7 @@ interface BinaryTarget {
   name: string;
   module: string;
   pkg: string;
-  /** Cache sub-directory, e.g. `kube-v1.33.13`: a version change builds into a fresh directory. */
+  /** Cache sub-directory, e.g. `kube-v1.37.2`: a version change builds into a fresh directory. */
   versionDir: string;
   ldflags: string[];
 }
@@ -39,6 +47,24 @@ const clusterDir = dirname(fileURLToPath(import.meta.url));
 /** `$STRONGROOM_CACHE`, else `~/.cache/strongroom`. */
 export function cacheRoot(): string {
   return process.env.STRONGROOM_CACHE ?? join(homedir(), ".cache", "strongroom");
+}
+
+/** The supported minors, newest first: one wrapper module each under ./kube. */
+export function kubeMinors(): string[] {
+  const minors = readdirSync(join(clusterDir, "kube"))
+    .map((name) => /^v(\d+\.\d+)$/.exec(name)?.[1])
+    .filter((minor): minor is string => minor !== undefined);
+  const order = (minor: string) => Number(minor.split(".")[1]);
+  return minors.sort((a, b) => order(b) - order(a));
+}
+
+/** `$STRONGROOM_KUBE_MINOR` when set (it must be a supported minor), else the newest supported minor. */
+export function selectedKubeMinor(): string {
+  const minors = kubeMinors();
+  const wanted = process.env.STRONGROOM_KUBE_MINOR;
+  if (wanted === undefined || wanted === "") return minors[0]!;
+  if (!minors.includes(wanted)) throw new Error(`STRONGROOM_KUBE_MINOR=${wanted}: supported minors are ${minors.join(", ")}`);
+  return wanted;
 }
 
 /** The version a wrapper module's go.mod selects for `modulePath` (go.mod is the single source of versions). */
@@ -61,24 +87,25 @@ function kubeVersionLdflags(version: string): string[] {
   ]);
 }
 
-async function targets(): Promise<BinaryTarget[]> {
-  const kube = await moduleVersion("kube", "k8s.io/kubernetes");
-  const etcd = await moduleVersion("kube", "go.etcd.io/etcd/server/v3");
+/** A binary of k8s.io/kubernetes/cmd/ from the wrapper module of `minor`, stamped with the module's version. */
+export async function kubeTarget(minor: string, key: string, name: string): Promise<BinaryTarget> {
+  const module = `kube/v${minor}`;
+  const kube = await moduleVersion(module, "k8s.io/kubernetes");
+  return { key, name, module, pkg: `k8s.io/kubernetes/cmd/${name}`, versionDir: `kube-${kube}`, ldflags: kubeVersionLdflags(kube) };
+}
+
+async function controlPlaneTargets(minor: string): Promise<BinaryTarget[]> {
+  const module = `kube/v${minor}`;
+  // The etcd server the release's own go.mod pins (its client is released against it): no new modules in the graph.
+  const etcd = await moduleVersion(module, "go.etcd.io/etcd/server/v3");
   const kwok = await moduleVersion("kwok", "sigs.k8s.io/kwok");
-  const kubeBinary = (key: BinaryTarget["key"], name: string): BinaryTarget => ({
-    key,
-    name,
-    module: "kube",
-    pkg: `k8s.io/kubernetes/cmd/${name}`,
-    versionDir: `kube-${kube}`,
-    ldflags: kubeVersionLdflags(kube),
-  });
   // kube-apiserver first: it compiles most of the shared packages, the others then mostly link.
   return [
-    kubeBinary("kubeApiserver", "kube-apiserver"),
-    kubeBinary("kubeControllerManager", "kube-controller-manager"),
-    kubeBinary("kubeScheduler", "kube-scheduler"),
-    { key: "etcd", name: "etcd", module: "kube", pkg: "go.etcd.io/etcd/server/v3", versionDir: `etcd-${etcd}`, ldflags: [] },
+    await kubeTarget(minor, "kubeApiserver", "kube-apiserver"),
+    await kubeTarget(minor, "kubeControllerManager", "kube-controller-manager"),
+    await kubeTarget(minor, "kubeScheduler", "kube-scheduler"),
+    await kubeTarget(minor, "kubectl", "kubectl"),
+    { key: "etcd", name: "etcd", module, pkg: "go.etcd.io/etcd/server/v3", versionDir: `etcd-${etcd}`, ldflags: [] },
     { key: "kwok", name: "kwok", module: "kwok", pkg: "sigs.k8s.io/kwok/cmd/kwok", versionDir: `kwok-${kwok}`, ldflags: [] },
   ];
 }
@@ -109,7 +136,7 @@ function goBuild(target: BinaryTarget, output: string): Promise<void> {
 }
 
 /** Paths of the targets' binaries, building those not yet in the cache. Safe to call from concurrent processes. */
-async function ensureTargets(list: BinaryTarget[], options: BuildOptions): Promise<Record<string, string>> {
+export async function ensureTargets(list: BinaryTarget[], options: BuildOptions): Promise<Record<string, string>> {
   const log = options.log ?? (() => {});
   const binaries: Record<string, string> = {};
   for (const target of list) {
@@ -135,9 +162,15 @@ async function ensureTargets(list: BinaryTarget[], options: BuildOptions): Promi
   return binaries;
 }
 
-/** Paths of all control-plane binaries, building those not yet in the cache. */
+/** Paths of all control-plane binaries of one minor, building those not yet in the cache. */
 export async function ensureBinaries(options: BuildOptions = {}): Promise<ControlPlaneBinaries> {
-  return (await ensureTargets(await targets(), options)) as unknown as ControlPlaneBinaries;
+  const minor = options.minor ?? selectedKubeMinor();
+  return (await ensureTargets(await controlPlaneTargets(minor), options)) as unknown as ControlPlaneBinaries;
+}
+
+/** kubectl of the selected minor, building it when missing. */
+export async function ensureKubectl(options: BuildOptions = {}): Promise<string> {
+  return (await ensureTargets([await kubeTarget(options.minor ?? selectedKubeMinor(), "kubectl", "kubectl")], options)).kubectl!;
 }
 
 /** The versitygw binary (an S3-compatible server over a directory), built when not yet in the cache. */
@@ -157,7 +190,10 @@ export async function ensureS3Server(options: BuildOptions = {}): Promise<string
 if (import.meta.main) {
   const started = performance.now();
   const log = (line: string) => console.log(`[build] ${line}`);
-  const binaries = { ...(await ensureBinaries({ log })), versitygw: await ensureS3Server({ log }) };
+  const minors = process.argv.includes("--all") ? kubeMinors() : [selectedKubeMinor()];
+  const binaries: Record<string, unknown> = {};
+  for (const minor of minors) binaries[minor] = await ensureBinaries({ log, minor });
+  binaries.versitygw = await ensureS3Server({ log });
   console.log(`[build] all binaries ready in ${((performance.now() - started) / 1000).toFixed(1)}s`);
   console.log(JSON.stringify(binaries, null, 2));
 }

@@ -1,4 +1,4 @@
-// Strongroom registered in a real control plane through its APIService, driven with the installed kubectl through
+// Strongroom registered in a real control plane through its APIService, driven with kubectl of the same release through
 // kube-apiserver: discovery and OpenAPI aggregation, the kubectl scenario, watches, the namespace controller deleting
 // our objects through discovery, RBAC down to one subresource of one object, and Strongroom's own port refusing
 // callers the aggregator did not vouch for. One cluster for the whole file; each block works in its own namespace.

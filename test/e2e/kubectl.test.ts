@@ -1,4 +1,4 @@
-// The installed kubectl against a real Strongroom: discovery, apply (client- and server-side), get in every output
+// kubectl against a real Strongroom: discovery, apply (client- and server-side), get in every output
 // format, watch, patch, label, scale, delete, explain, raw subresource calls and the errors users see. Each block
 // works in its own namespace, so the blocks do not see each other's objects.
 import assert from 'node:assert/strict';

@@ -1,9 +1,11 @@
-// Runs the installed kubectl against a Strongroom kubeconfig the way a user does. Every run gets its own empty
-// `--cache-dir`, so discovery or OpenAPI cached by an earlier run can never hide a bug in what the server serves now.
+// Runs kubectl of the control plane's own release (built by test/cluster/build.ts) against a Strongroom kubeconfig
+// the way a user does. Every run gets its own empty `--cache-dir`, so discovery or OpenAPI cached by an earlier run
+// can never hide a bug in what the server serves now.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ensureKubectl } from '../cluster/build.ts';
 
 export interface KubectlResult {
   /** The exit code; -1 when kubectl was killed (by the timeout or a signal). */
@@ -45,6 +47,7 @@ export interface Kubectl {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+const kubectlBinary = await ensureKubectl();
 
 export function kubectlFor(kubeconfigPath: string): Kubectl {
   const scratch = mkdtempSync(join(tmpdir(), 'strongroom-kubectl-'));
@@ -58,7 +61,7 @@ export function kubectlFor(kubeconfigPath: string): Kubectl {
   function run(args: string[], options: RunOptions = {}): Promise<KubectlResult> {
     return new Promise((resolve) => {
       const child = execFile(
-        'kubectl',
+        kubectlBinary,
         argv(args),
         { env: env(options.env), timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024 },
         (error, stdout, stderr) => {
@@ -80,7 +83,7 @@ export function kubectlFor(kubeconfigPath: string): Kubectl {
   }
 
   function background(args: string[]): BackgroundKubectl {
-    const child = spawn('kubectl', argv(args), { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(kubectlBinary, argv(args), { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
     running.add(child);
     const lines: string[] = [];
     const listeners = new Set<() => void>();
