@@ -142,7 +142,7 @@ describe('kubectl through the aggregator', () => {
     assert.equal((await kubectl.ok(['scale', 'db', 'orders', '-n', ns, '--replicas=3'])).trim(), 'database.strongroom.dev/orders scaled');
     assert.equal(await jsonpath(['db', 'orders', '-n', ns], '{.spec.replicas}'), '3');
 
-    assert.equal((await kubectl.ok(['delete', 'db', 'cart', '-n', ns])).trim(), 'database.strongroom.dev "cart" deleted');
+    assert.equal((await kubectl.ok(['delete', 'db', 'cart', '-n', ns])).trim(), `database.strongroom.dev "cart" deleted from ${ns} namespace`);
     assertFailed(await kubectl.run(['get', 'db', 'cart', '-n', ns]), /databases\.strongroom\.dev "cart" not found/);
   });
 

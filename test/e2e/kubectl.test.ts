@@ -345,7 +345,7 @@ describe('kubectl delete', () => {
 
   it('returns once the database is gone', async () => {
     await kubectl.ok(['apply', '-f', kubectl.file('d1.yaml', manifest('d1', ns))]);
-    assert.equal((await kubectl.ok(['delete', 'database', 'd1', '-n', ns])).trim(), 'database.strongroom.dev "d1" deleted');
+    assert.equal((await kubectl.ok(['delete', 'database', 'd1', '-n', ns])).trim(), `database.strongroom.dev "d1" deleted from ${ns} namespace`);
     await assertGone('d1', ns);
     assertFailed(await kubectl.run(['delete', 'db', 'd1', '-n', ns]), /databases\.strongroom\.dev "d1" not found/);
   });
@@ -377,7 +377,7 @@ describe('kubectl delete', () => {
 
   it('keeps the database with --dry-run=server', async () => {
     await kubectl.ok(['apply', '-f', kubectl.file('d4.yaml', manifest('d4', ns))]);
-    assert.match(await kubectl.ok(['delete', 'db', 'd4', '-n', ns, '--dry-run=server']), /"d4" deleted \(server dry run\)/);
+    assert.match(await kubectl.ok(['delete', 'db', 'd4', '-n', ns, '--dry-run=server']), /"d4" deleted from deleting namespace \(server dry run\)/);
     assert.equal(await jsonpath(['db', 'd4', '-n', ns], '{.metadata.name}'), 'd4');
   });
 
