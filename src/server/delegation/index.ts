@@ -2,12 +2,13 @@
 // extends, wired as k8s.io/apiserver's delegating authentication and authorization options wire them.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { AdmitCreate } from '../../registry/store.ts';
+import type { AdmissionChain } from '../../admission/interface.ts';
+import { namespaceLifecycle } from '../../admission/namespacelifecycle.ts';
 import { chainAuthenticators, requestHeaderAuthenticator, x509Authenticator, type Authenticator } from '../authentication.ts';
 import { SYSTEM_MASTERS, alwaysAllowPaths, cachedAuthorizer, type Authorizer } from '../authorization.ts';
 import type { HealthChecks } from '../health.ts';
 import { AUTHENTICATION_CONFIGMAP, watchClusterAuthentication } from './authenticationconfig.ts';
-import { namespaceLifecycle } from './namespacelifecycle.ts';
+import { clusterNamespaces } from './namespacelifecycle.ts';
 import { subjectAccessReviewAuthorizer, subjectAccessReviewer } from './subjectaccessreview.ts';
 import { tokenReviewAuthenticator, tokenReviewer } from './tokenreview.ts';
 
@@ -24,7 +25,11 @@ export interface DelegationOptions {
 export interface Delegation {
   authenticator: Authenticator;
   authorizer: Authorizer;
-  admitCreate: AdmitCreate;
+  /**
+   * The admission plugins cluster mode adds to the built-in ones, in kube-apiserver's order: NamespaceLifecycle
+   * first among the mutating ones; the cluster's policies and webhooks after the built-in validating ones.
+   */
+  admission: AdmissionChain;
   /**
    * CAs from the cluster that the TLS listener advertises in its certificate request (the front proxy's, the users'),
    * as k8s.io/apiserver does: clients that choose among certificates by that list (Go's crypto/tls with plain
@@ -41,7 +46,7 @@ export interface Delegation {
 export function startDelegation(kubeConfig: KubeConfig, options: DelegationOptions): Delegation {
   const logger = options.logger.child({ delegation: kubeConfig.getCurrentCluster()?.server });
   const settings = watchClusterAuthentication(kubeConfig, logger);
-  const namespaces = namespaceLifecycle(kubeConfig, logger);
+  const namespaces = clusterNamespaces(kubeConfig, logger);
   const userCAs = () => options.clientCAOverride?.() ?? settings.current()?.clientCA ?? [];
   const synced = () => settings.current() !== undefined && namespaces.hasSynced();
 
@@ -60,7 +65,10 @@ export function startDelegation(kubeConfig: KubeConfig, options: DelegationOptio
     authorizer: alwaysAllowPaths(
       alwaysAllowGroups(cachedAuthorizer(subjectAccessReviewAuthorizer(subjectAccessReviewer(kubeConfig), logger))),
     ),
-    admitCreate: namespaces.admitCreate,
+    admission: {
+      mutating: [namespaceLifecycle(namespaces)],
+      validating: [],
+    },
     clientCAs: () => [...(settings.current()?.requestHeader?.ca ?? []), ...(options.clientCAOverride ? [] : userCAs())],
     onClientCAsChange: (listener) => settings.onChange(listener),
     async waitForSync(timeoutMs) {
