@@ -1,5 +1,6 @@
-// The one generic store that serves every resource (k8s.io/apiserver's genericregistry.Store): it runs each write
-// through the strategy steps, the field manager and optimistic concurrency, and reads through the watch cache.
+// The one generic store that serves every resource (k8s.io/apiserver's genericregistry.Store): it reads through the
+// watch cache, runs each write through the write pipeline (pipeline.ts) and stores the outcome with optimistic
+// concurrency, starting again from a new read when another writer got in between.
 import type { ResourceDefinition } from '../api/definition.ts';
 import {
   OPTIMISTIC_LOCK_MESSAGE,
@@ -188,11 +189,9 @@ export class ResourceStore {
     if (kind === 'apply') {
       return this.guaranteedUpdate(namespace, name, subresource, request, (current) => {
         const { obj, warnings } = decodeObject(this.def, deepClone(patch), request.fieldValidation);
-        checkUnchangedIdentity(name, namespace, obj);
         if (current && obj.metadata.resourceVersion && obj.metadata.resourceVersion !== current.metadata.resourceVersion) {
           throw conflict(this.qualified, name, OPTIMISTIC_LOCK_MESSAGE);
         }
-        if (!current) obj.metadata.name = name;
         const options = { live: current, applied: obj, manager: request.fieldManager, force: request.force, subresource, now: this.now() };
         const applied = applyFields({ ...this.scope, ...options }).object;
         return { obj: applied, warnings, applied: true };
@@ -223,9 +222,9 @@ export class ResourceStore {
         // Only server-side apply creates, and only through the resource itself.
         if (!current && !(allowCreate && subresource === '')) throw notFound(this.qualified, name);
         const { obj, ...input } = updated(current);
-        if (!current) return await this.createObject(namespace, obj, request, input);
         checkUnchangedIdentity(name, namespace, obj);
         obj.metadata.name = name;
+        if (!current) return await this.createObject(namespace, obj, request, input);
         if (!obj.metadata.resourceVersion) {
           throw invalid(this.def.kind, this.def.group, name, [
             { type: 'FieldValueInvalid', field: 'metadata.resourceVersion', message: 'must be specified for an update' },
