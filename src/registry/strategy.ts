@@ -1,11 +1,11 @@
 // The steps of a write that are the same for every resource (k8s.io/apiserver's rest strategy functions); pipeline.ts
 // runs them in their one fixed order. What differs per resource comes from its ResourceDefinition.
 import { randomUUID } from 'node:crypto';
-import { isDeepStrictEqual } from 'node:util';
 import type { ResourceDefinition } from '../api/definition.ts';
 import { badRequest, invalid } from '../api/errors.ts';
 import type { FieldError, KubeObject } from '../api/meta.ts';
 import { applySchemaDefaults, pruneUnknownFields } from '../api/schema.ts';
+import { semanticallyEqual } from './equality.ts';
 import { validateManagedFields } from './fieldmanager/index.ts';
 import { coerceObjectMeta, validateObjectMeta, validateObjectMetaUpdate } from './objectmeta.ts';
 import type { FieldValidation } from './options.ts';
@@ -138,7 +138,7 @@ export function prepareForUpdate(def: ResourceDefinition, obj: KubeObject, old: 
     delete meta.deletionGracePeriodSeconds;
   }
   const oldGeneration = old.metadata.generation ?? 1;
-  meta.generation = isDeepStrictEqual(specOf(next), specOf(old)) ? oldGeneration : oldGeneration + 1;
+  meta.generation = semanticallyEqual(specOf(next), specOf(old)) ? oldGeneration : oldGeneration + 1;
   return next;
 }
 
