@@ -2,7 +2,7 @@
 // extends, wired as k8s.io/apiserver's delegating authentication and authorization options wire them.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { AdmissionChain } from '../../admission/interface.ts';
+import type { AdmissionChain, MutatingAdmissionPlugin, ValidatingAdmissionPlugin } from '../../admission/interface.ts';
 import { namespaceLifecycle } from '../../admission/namespacelifecycle.ts';
 import { chainAuthenticators, requestHeaderAuthenticator, x509Authenticator, type Authenticator } from '../authentication.ts';
 import { SYSTEM_MASTERS, alwaysAllowPaths, cachedAuthorizer, type Authorizer } from '../authorization.ts';
@@ -43,12 +43,20 @@ export interface Delegation {
   stop(): Promise<void>;
 }
 
+/** A plugin of cluster mode, with the informers it may keep: stopped with the delegation. */
+type ClusterPlugin<P> = P & { stop?(): Promise<void> };
+
 export function startDelegation(kubeConfig: KubeConfig, options: DelegationOptions): Delegation {
   const logger = options.logger.child({ delegation: kubeConfig.getCurrentCluster()?.server });
   const settings = watchClusterAuthentication(kubeConfig, logger);
   const namespaces = clusterNamespaces(kubeConfig, logger);
   const userCAs = () => options.clientCAOverride?.() ?? settings.current()?.clientCA ?? [];
   const synced = () => settings.current() !== undefined && namespaces.hasSynced();
+  // The plugins cluster mode adds, one line each; a plugin that keeps informers stops with the delegation.
+  const admission: { mutating: ClusterPlugin<MutatingAdmissionPlugin>[]; validating: ClusterPlugin<ValidatingAdmissionPlugin>[] } = {
+    mutating: [namespaceLifecycle(namespaces)],
+    validating: [],
+  };
 
   const { namespace, name } = AUTHENTICATION_CONFIGMAP;
   options.health.addReadyCheck(name, () => (settings.current() ? undefined : `ConfigMap ${namespace}/${name} has not been read yet`));
@@ -65,10 +73,7 @@ export function startDelegation(kubeConfig: KubeConfig, options: DelegationOptio
     authorizer: alwaysAllowPaths(
       alwaysAllowGroups(cachedAuthorizer(subjectAccessReviewAuthorizer(subjectAccessReviewer(kubeConfig), logger))),
     ),
-    admission: {
-      mutating: [namespaceLifecycle(namespaces)],
-      validating: [],
-    },
+    admission,
     clientCAs: () => [...(settings.current()?.requestHeader?.ca ?? []), ...(options.clientCAOverride ? [] : userCAs())],
     onClientCAsChange: (listener) => settings.onChange(listener),
     async waitForSync(timeoutMs) {
@@ -77,7 +82,8 @@ export function startDelegation(kubeConfig: KubeConfig, options: DelegationOptio
       return synced();
     },
     async stop() {
-      await Promise.all([settings.stop(), namespaces.stop()]);
+      const plugins = [...admission.mutating, ...admission.validating];
+      await Promise.all([settings.stop(), namespaces.stop(), ...plugins.map((plugin) => plugin.stop?.())]);
     },
   };
 }
