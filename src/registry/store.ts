@@ -4,7 +4,6 @@
 import type { ResourceDefinition } from '../api/definition.ts';
 import {
   OPTIMISTIC_LOCK_MESSAGE,
-  type QualifiedResource,
   StatusError,
   alreadyExists,
   badRequest,
@@ -24,7 +23,7 @@ import { isNoOpUpdate } from './equality.ts';
 import { apply as applyFields, fieldManagerScope, type FieldManagerScope } from './fieldmanager/index.ts';
 import { applyJsonPatch } from './jsonpatch.ts';
 import { mergePatch } from './mergepatch.ts';
-import type { DeleteOptions, FieldValidation, ListOptions } from './options.ts';
+import type { DeleteOptions, ListOptions } from './options.ts';
 import { decodeContinue, encodeContinue, parseResourceVersion } from './options.ts';
 import { selectorFor, type ObjectSelector } from './selection.ts';
 import { WritePipeline, type PipelineInput, type WriteRequest, type WriteSubresource } from './pipeline.ts';
