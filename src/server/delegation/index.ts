@@ -8,7 +8,7 @@ import { chainAuthenticators, requestHeaderAuthenticator, x509Authenticator, typ
 import { SYSTEM_MASTERS, alwaysAllowPaths, cachedAuthorizer, type Authorizer } from '../authorization.ts';
 import type { HealthChecks } from '../health.ts';
 import { AUTHENTICATION_CONFIGMAP, watchClusterAuthentication } from './authenticationconfig.ts';
-import { clusterNamespaces } from './namespacelifecycle.ts';
+import { clusterNamespaces } from './namespaces.ts';
 import { subjectAccessReviewAuthorizer, subjectAccessReviewer } from './subjectaccessreview.ts';
 import { tokenReviewAuthenticator, tokenReviewer } from './tokenreview.ts';
 
