@@ -6,15 +6,23 @@ import type { Operation } from 'fast-json-patch';
 import { StatusError } from '../api/errors.ts';
 import type { KubeObject } from '../api/meta.ts';
 import type { ResourceStore, WriteOptions } from '../registry/store.ts';
+import type { UserInfo } from '../server/authentication.ts';
 
 /** The field manager of the controller's writes to our own objects (children are written as `strongroom`). */
 export const CONTROLLER_FIELD_MANAGER = 'strongroom-controller';
+
+/**
+ * Who admission sees writing: the server itself, as a k8s.io/apiserver server's loopback client is
+ * (`system:apiserver` in `system:masters`), so cluster policies can tell the controller's writes from users'.
+ */
+export const CONTROLLER_USER: UserInfo = { name: 'system:apiserver', groups: ['system:authenticated', 'system:masters'], extra: {} };
 
 const WRITE: WriteOptions & { force: boolean } = {
   dryRun: false,
   fieldManager: CONTROLLER_FIELD_MANAGER,
   fieldValidation: 'Strict',
   force: false,
+  user: CONTROLLER_USER,
 };
 
 export class OwnObjects<T extends KubeObject = KubeObject> {
@@ -38,7 +46,7 @@ export class OwnObjects<T extends KubeObject = KubeObject> {
   async delete(obj: T): Promise<void> {
     const { namespace, name, uid } = obj.metadata;
     try {
-      await this.store.delete(namespace, name!, { dryRun: false, preconditions: { uid }, propagationPolicy: 'Background' });
+      await this.store.delete(namespace, name!, { dryRun: false, preconditions: { uid }, propagationPolicy: 'Background' }, CONTROLLER_USER);
     } catch (err) {
       if (!(err instanceof StatusError && err.code === 404)) throw err;
     }

@@ -1,9 +1,9 @@
-// The one generic store that serves every resource (k8s.io/apiserver's genericregistry.Store): it runs each write
-// through the strategy steps, the field manager and optimistic concurrency, and reads through the watch cache.
-import type { ObjectLookup, ResourceDefinition } from '../api/definition.ts';
+// The one generic store that serves every resource (k8s.io/apiserver's genericregistry.Store): it reads through the
+// watch cache, runs each write through the write pipeline (pipeline.ts) and stores the outcome with optimistic
+// concurrency, starting again from a new read when another writer got in between.
+import type { ResourceDefinition } from '../api/definition.ts';
 import {
   OPTIMISTIC_LOCK_MESSAGE,
-  type QualifiedResource,
   StatusError,
   alreadyExists,
   badRequest,
@@ -17,27 +17,19 @@ import {
 } from '../api/errors.ts';
 import type { KubeList, KubeObject, Status } from '../api/meta.ts';
 import { StorageError, type Storage } from '../storage/interface.ts';
-import { apply as applyFields, fieldManagerScope, update as updateFields, type FieldManagerScope } from './fieldmanager/index.ts';
+import { Admission } from '../admission/chain.ts';
+import type { UserInfo } from '../server/authentication.ts';
+import { isNoOpUpdate } from './equality.ts';
+import { apply as applyFields, fieldManagerScope, type FieldManagerScope } from './fieldmanager/index.ts';
 import { applyJsonPatch } from './jsonpatch.ts';
 import { mergePatch } from './mergepatch.ts';
-import type { DeleteOptions, FieldValidation, ListOptions } from './options.ts';
+import type { DeleteOptions, ListOptions } from './options.ts';
 import { decodeContinue, encodeContinue, parseResourceVersion } from './options.ts';
 import { selectorFor, type ObjectSelector } from './selection.ts';
-import {
-  decodeObject,
-  deepClone,
-  prepareForCreate,
-  prepareForUpdate,
-  rfc3339,
-  validateCreate,
-  validateUpdate,
-} from './strategy.ts';
+import { WritePipeline, type PipelineInput, type WriteRequest, type WriteSubresource } from './pipeline.ts';
+import { decodeObject, deepClone, rfc3339 } from './strategy.ts';
 
-export interface WriteOptions {
-  dryRun: boolean;
-  fieldManager: string;
-  fieldValidation: FieldValidation;
-}
+export type { WriteRequest as WriteOptions, WriteSubresource } from './pipeline.ts';
 
 export interface WriteResult {
   object: KubeObject;
@@ -46,42 +38,26 @@ export interface WriteResult {
   created: boolean;
 }
 
-/** What an admission check learns about a create. */
-export interface CreateAttributes {
-  resource: QualifiedResource;
-  namespace: string;
-  /** The object's name, or its generateName prefix before a name is generated. */
-  name: string;
+export interface DeleteResult {
+  status: number;
+  body: KubeObject | Status;
+  warnings: string[];
 }
-
-/**
- * A check every create into a namespace passes before the strategy runs, as k8s.io/apiserver's admission chain
- * (NamespaceLifecycle): it throws a StatusError to refuse. Absent in standalone mode, where there are no namespaces.
- */
-export type AdmitCreate = (attributes: CreateAttributes) => Promise<void>;
-
-/** What an admission check learns about a delete: the object as it is when the DELETE arrives. */
-export interface DeleteAttributes {
-  resource: QualifiedResource;
-  object: KubeObject;
-}
-
-/**
- * A check every DELETE passes before anything is written (a validating admission plugin on the delete path): it
- * throws a StatusError to refuse. Runs for each object of a collection delete too.
- */
-export type AdmitDelete = (attributes: DeleteAttributes) => void | Promise<void>;
 
 export interface StoreOptions {
-  admitCreate?: AdmitCreate;
-  admitDelete?: AdmitDelete;
-  /** Reads other resources' objects, for a definition's `validateReferences` (the Registry gives every store one). */
-  lookup?: ObjectLookup;
+  /** The admission chain every write passes (none by default). */
+  admission?: Admission;
   now?: () => Date;
 }
 
-export type StatusSubresource = '' | 'status';
 export type PatchKind = 'merge' | 'json' | 'apply';
+
+/**
+ * How a write turns the stored object (undefined: there is none) into the one it asks for — a PUT's body, a patch
+ * applied to it, an apply merged into it, a Scale's replicas put into it (upstream's UpdatedObjectInfo). Run again
+ * on the newest object when a concurrent write got in between.
+ */
+export type UpdatedObject = (current: KubeObject | undefined) => { obj: KubeObject } & PipelineInput;
 
 const MAX_UPDATE_ATTEMPTS = 8;
 /** How long a list or watch waits for a resourceVersion the store has not reached yet. */
@@ -90,20 +66,16 @@ const FUTURE_REVISION_WAIT_MS = 3000;
 export class ResourceStore {
   readonly def: ResourceDefinition;
   readonly storage: Storage;
+  readonly pipeline: WritePipeline;
   private readonly now: () => Date;
   private readonly scope: FieldManagerScope;
-  private readonly admitCreate: AdmitCreate | undefined;
-  private readonly admitDelete: AdmitDelete | undefined;
-  private readonly lookup: ObjectLookup | undefined;
 
   constructor(def: ResourceDefinition, storage: Storage, options: StoreOptions = {}) {
     this.def = def;
     this.storage = storage;
     this.now = options.now ?? (() => new Date());
-    this.admitCreate = options.admitCreate;
-    this.admitDelete = options.admitDelete;
-    this.lookup = options.lookup;
     this.scope = fieldManagerScope(def);
+    this.pipeline = new WritePipeline(def, options.admission ?? new Admission(), this.now);
   }
 
   get qualified() {
@@ -174,186 +146,122 @@ export class ResourceStore {
     return list;
   }
 
-  async create(namespace: string | undefined, body: unknown, options: WriteOptions): Promise<WriteResult> {
-    const { obj, warnings } = decodeObject(this.def, body, options.fieldValidation);
-    return this.createDecoded(namespace, obj, options, warnings);
+  async create(namespace: string | undefined, body: unknown, request: WriteRequest): Promise<WriteResult> {
+    const { obj, warnings } = decodeObject(this.def, body, request.fieldValidation);
+    return this.createObject(namespace, obj, request, { warnings, applied: false });
   }
 
-  private async createDecoded(namespace: string | undefined, obj: KubeObject, options: WriteOptions, warnings: string[]): Promise<WriteResult> {
-    await this.admit(namespace, obj.metadata.name || obj.metadata.generateName || '');
-    const now = this.now();
-    prepareForCreate(this.def, obj, namespace, now);
-    if (!obj.metadata.name) {
-      throw invalid(this.def.kind, this.def.group, '', [{ type: 'FieldValueRequired', field: 'metadata.name', message: 'name or generateName is required' }]);
-    }
-    validateCreate(this.def, obj);
-    await this.validateReferences(obj);
-    const managed = updateFields({ ...this.scope, live: undefined, updated: obj, manager: options.fieldManager, now }).object;
-    const allWarnings = [...warnings, ...this.def.warnings(managed)];
-    const key = this.key(obj.metadata.namespace, obj.metadata.name);
-    if (options.dryRun) {
-      if (await this.read(key)) throw alreadyExists(this.qualified, obj.metadata.name);
-      return { object: managed, warnings: allWarnings, created: true };
-    }
+  /** Runs the create pipeline over a decoded object and stores the outcome (a dry run stores nothing). */
+  private async createObject(namespace: string | undefined, obj: KubeObject, request: WriteRequest, input: PipelineInput): Promise<WriteResult> {
+    const { object, warnings } = await this.pipeline.create(obj, namespace, request, input);
+    const name = object.metadata.name!;
+    const key = this.key(object.metadata.namespace, name);
     try {
-      return { object: await this.storage.create(key, managed), warnings: allWarnings, created: true };
-    } catch (err) {
-      throw this.translate(err, obj.metadata.name);
-    }
-  }
-
-  private async admit(namespace: string | undefined, name: string): Promise<void> {
-    if (this.admitCreate && this.def.namespaced && namespace) await this.admitCreate({ resource: this.qualified, namespace, name });
-  }
-
-  /** The definition's checks against other objects, once the object itself is valid. */
-  private async validateReferences(obj: KubeObject): Promise<void> {
-    if (!this.def.validateReferences) return;
-    if (!this.lookup) throw internalError(`${this.def.plural} refer to other objects, and this store has no lookup to read them`);
-    const errors = await this.def.validateReferences(obj, this.lookup);
-    if (errors.length > 0) throw invalid(this.def.kind, this.def.group, obj.metadata.name!, errors);
-  }
-
-  /** PUT: a full replacement guarded by the body's resourceVersion (required, as for custom resources). */
-  async update(namespace: string | undefined, name: string, body: unknown, subresource: StatusSubresource, options: WriteOptions): Promise<WriteResult> {
-    const { obj, warnings } = decodeObject(this.def, body, options.fieldValidation);
-    if (obj.metadata.name && obj.metadata.name !== name) {
-      throw badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`);
-    }
-    obj.metadata.name = name;
-    if (this.def.namespaced && obj.metadata.namespace && obj.metadata.namespace !== namespace) {
-      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
-    }
-    if (!obj.metadata.resourceVersion) {
-      throw invalid(this.def.kind, this.def.group, name, [
-        { type: 'FieldValueInvalid', field: 'metadata.resourceVersion', message: 'must be specified for an update' },
-      ]);
-    }
-    const current = await this.get(namespace, name);
-    if (obj.metadata.resourceVersion !== current.metadata.resourceVersion) {
-      throw conflict(this.qualified, name, OPTIMISTIC_LOCK_MESSAGE);
-    }
-    try {
-      return await this.writeUpdate(current, obj, subresource, options, warnings, 'Update');
+      if (request.dryRun) {
+        if (await this.read(key)) throw alreadyExists(this.qualified, name);
+        return { object, warnings, created: true };
+      }
+      return { object: await this.storage.create(key, object), warnings, created: true };
     } catch (err) {
       throw this.translate(err, name);
     }
   }
 
+  /** PUT: a full replacement guarded by the body's resourceVersion (required, as for custom resources). */
+  update(namespace: string | undefined, name: string, body: unknown, subresource: WriteSubresource, request: WriteRequest): Promise<WriteResult> {
+    return this.guaranteedUpdate(namespace, name, subresource, request, () => ({ ...decodeObject(this.def, deepClone(body), request.fieldValidation), applied: false }));
+  }
+
   /**
    * PATCH: applied to the newest object and retried on a concurrent write — unless the patch itself carries a
-   * resourceVersion, which then acts as a precondition (the garbage collector relies on that).
+   * resourceVersion, which then acts as a precondition (the garbage collector relies on that). An apply to an
+   * object that does not exist creates it.
    */
-  async patch(
+  patch(
     namespace: string | undefined,
     name: string,
     kind: PatchKind,
     patch: unknown,
-    subresource: StatusSubresource,
-    options: WriteOptions & { force: boolean },
+    subresource: WriteSubresource,
+    request: WriteRequest & { force: boolean },
+  ): Promise<WriteResult> {
+    if (kind === 'apply') {
+      return this.guaranteedUpdate(namespace, name, subresource, request, (current) => {
+        const { obj, warnings } = decodeObject(this.def, deepClone(patch), request.fieldValidation);
+        if (current && obj.metadata.resourceVersion && obj.metadata.resourceVersion !== current.metadata.resourceVersion) {
+          throw conflict(this.qualified, name, OPTIMISTIC_LOCK_MESSAGE);
+        }
+        const options = { live: current, applied: obj, manager: request.fieldManager, force: request.force, subresource, now: this.now() };
+        const applied = applyFields({ ...this.scope, ...options }).object;
+        return { obj: applied, warnings, applied: true };
+      }, true);
+    }
+    return this.guaranteedUpdate(namespace, name, subresource, request, (current) => {
+      const patched = kind === 'merge' ? mergePatch(current!, patch) : applyJsonPatch(current!, patch);
+      return { ...decodeObject(this.def, patched, request.fieldValidation), applied: false };
+    });
+  }
+
+  /**
+   * Every update, whatever its body: read the newest object, let the request compute the object it asks for, run
+   * the update pipeline (or the create pipeline when an apply creates) and store the outcome, guarded by the
+   * revision read. A concurrent write in between makes it start again from a new read.
+   */
+  async guaranteedUpdate(
+    namespace: string | undefined,
+    name: string,
+    subresource: WriteSubresource,
+    request: WriteRequest,
+    updated: UpdatedObject,
+    allowCreate = false,
   ): Promise<WriteResult> {
     for (let attempt = 1; ; attempt++) {
       const current = await this.read(this.key(namespace, name));
-      if (!current) {
-        if (kind !== 'apply' || subresource !== '') throw notFound(this.qualified, name);
-        return this.applyCreate(namespace, name, patch, options);
-      }
       try {
-        if (kind === 'apply') return await this.applyUpdate(current, patch, subresource, options);
-        const patched = kind === 'merge' ? mergePatch(current, patch) : applyJsonPatch(current, patch);
-        const { obj, warnings } = decodeObject(this.def, patched, options.fieldValidation);
+        // Only server-side apply creates, and only through the resource itself.
+        if (!current && !(allowCreate && subresource === '')) throw notFound(this.qualified, name);
+        const { obj, ...input } = updated(current);
         checkUnchangedIdentity(name, namespace, obj);
-        if (obj.metadata.resourceVersion !== current.metadata.resourceVersion) {
-          throw conflict(this.qualified, name, OPTIMISTIC_LOCK_MESSAGE);
+        obj.metadata.name = name;
+        if (!current) return await this.createObject(namespace, obj, request, input);
+        if (!obj.metadata.resourceVersion) {
+          throw invalid(this.def.kind, this.def.group, name, [
+            { type: 'FieldValueInvalid', field: 'metadata.resourceVersion', message: 'must be specified for an update' },
+          ]);
         }
-        return await this.writeUpdate(current, obj, subresource, options, warnings, 'Update');
+        if (obj.metadata.resourceVersion !== current.metadata.resourceVersion) throw conflict(this.qualified, name, OPTIMISTIC_LOCK_MESSAGE);
+        const outcome = await this.pipeline.update(current, obj, subresource, request, input);
+        return await this.storeUpdate(current, outcome.object, request.dryRun, outcome.warnings);
       } catch (err) {
         if (!isConcurrentWrite(err) || attempt >= MAX_UPDATE_ATTEMPTS) throw this.translate(err, name);
       }
     }
   }
 
-  private async applyCreate(namespace: string | undefined, name: string, patch: unknown, options: WriteOptions & { force: boolean }): Promise<WriteResult> {
-    const { obj, warnings } = decodeObject(this.def, deepClone(patch), options.fieldValidation);
-    checkUnchangedIdentity(name, namespace, obj);
-    obj.metadata.name = name;
-    await this.admit(namespace, name);
-    const now = this.now();
-    const applied = applyFields({ ...this.scope, live: undefined, applied: obj, manager: options.fieldManager, force: options.force, now }).object;
-    prepareForCreate(this.def, applied, namespace, now);
-    validateCreate(this.def, applied);
-    await this.validateReferences(applied);
-    const key = this.key(applied.metadata.namespace, name);
-    if (options.dryRun) return { object: applied, warnings, created: true };
-    try {
-      return { object: await this.storage.create(key, applied), warnings: [...warnings, ...this.def.warnings(applied)], created: true };
-    } catch (err) {
-      throw this.translate(err, name);
-    }
-  }
-
-  private async applyUpdate(current: KubeObject, patch: unknown, subresource: StatusSubresource, options: WriteOptions & { force: boolean }): Promise<WriteResult> {
-    const name = current.metadata.name!;
-    const { obj, warnings } = decodeObject(this.def, deepClone(patch), options.fieldValidation);
-    checkUnchangedIdentity(name, current.metadata.namespace, obj);
-    if (obj.metadata.resourceVersion && obj.metadata.resourceVersion !== current.metadata.resourceVersion) {
-      throw conflict(this.qualified, name, OPTIMISTIC_LOCK_MESSAGE);
-    }
-    const merged = applyFields({
-      ...this.scope,
-      live: current,
-      applied: obj,
-      manager: options.fieldManager,
-      force: options.force,
-      subresource,
-      now: this.now(),
-    }).object;
-    return this.writeUpdate(current, merged, subresource, options, warnings, 'Apply');
-  }
-
-  private async writeUpdate(
-    current: KubeObject,
-    obj: KubeObject,
-    subresource: StatusSubresource,
-    options: WriteOptions,
-    warnings: string[],
-    operation: 'Update' | 'Apply',
-  ): Promise<WriteResult> {
-    const name = current.metadata.name!;
-    let next = prepareForUpdate(this.def, obj, current, subresource);
-    validateUpdate(this.def, next, current);
-    if (operation === 'Update') {
-      next = updateFields({ ...this.scope, live: current, updated: next, manager: options.fieldManager, subresource, now: this.now() }).object;
-    }
-    const allWarnings = [...warnings, ...this.def.warnings(next)];
-    const key = this.key(current.metadata.namespace, name);
+  private async storeUpdate(current: KubeObject, next: KubeObject, dryRun: boolean, warnings: string[]): Promise<WriteResult> {
+    const key = this.key(current.metadata.namespace, current.metadata.name!);
     // Removing the last finalizer of an object that is being deleted completes the deletion.
     const finishDeletion = Boolean(next.metadata.deletionTimestamp) && (next.metadata.finalizers ?? []).length === 0;
-    if (options.dryRun) return { object: next, warnings: allWarnings, created: false };
-    try {
-      const revision = parseResourceVersion(current.metadata.resourceVersion!);
-      if (finishDeletion) {
-        await this.storage.update(key, next, revision).then((stored) => this.storage.delete(key, parseResourceVersion(stored.metadata.resourceVersion!)));
-        return { object: next, warnings: allWarnings, created: false };
-      }
-      if (isDeepStrictEqualObject(next, current)) return { object: current, warnings: allWarnings, created: false };
-      return { object: await this.storage.update(key, next, revision), warnings: allWarnings, created: false };
-    } catch (err) {
-      throw isConcurrentWrite(err) ? err : this.translate(err, name);
-    }
+    if (!finishDeletion && isNoOpUpdate(next, current)) return { object: current, warnings, created: false };
+    if (dryRun) return { object: next, warnings, created: false };
+    const revision = parseResourceVersion(current.metadata.resourceVersion!);
+    if (!finishDeletion) return { object: await this.storage.update(key, next, revision), warnings, created: false };
+    const stored = await this.storage.update(key, next, revision);
+    await this.storage.delete(key, parseResourceVersion(stored.metadata.resourceVersion!));
+    return { object: next, warnings, created: false };
   }
 
   /**
    * DELETE: with finalizers (the object's own, or the one a Foreground / Orphan propagation adds) the object stays
    * with a deletionTimestamp until they are removed; otherwise it is gone at once.
    */
-  async delete(namespace: string | undefined, name: string, options: DeleteOptions): Promise<{ status: number; body: KubeObject | Status }> {
+  async delete(namespace: string | undefined, name: string, options: DeleteOptions, user: UserInfo): Promise<DeleteResult> {
     for (let attempt = 1; ; attempt++) {
       const current = await this.get(namespace, name);
       checkPreconditions(this.qualified, name, current, options);
-      await this.admitDelete?.({ resource: this.qualified, object: current });
+      const warnings = await this.pipeline.delete(current, options, user);
       try {
-        return await this.deleteCurrent(current, options);
+        return { ...(await this.deleteCurrent(current, options)), warnings };
       } catch (err) {
         if (!isConcurrentWrite(err) || attempt >= MAX_UPDATE_ATTEMPTS || options.preconditions?.resourceVersion) {
           throw this.translate(err, name);
@@ -362,7 +270,7 @@ export class ResourceStore {
     }
   }
 
-  private async deleteCurrent(current: KubeObject, options: DeleteOptions): Promise<{ status: number; body: KubeObject | Status }> {
+  private async deleteCurrent(current: KubeObject, options: DeleteOptions): Promise<Omit<DeleteResult, 'warnings'>> {
     const name = current.metadata.name!;
     const key = this.key(current.metadata.namespace, name);
     const revision = parseResourceVersion(current.metadata.resourceVersion!);
@@ -394,15 +302,17 @@ export class ResourceStore {
     return { status: 200, body: status };
   }
 
-  async deleteCollection(namespace: string | undefined, listOptions: ListOptions, options: DeleteOptions): Promise<KubeList> {
+  async deleteCollection(namespace: string | undefined, listOptions: ListOptions, options: DeleteOptions, user: UserInfo): Promise<{ list: KubeList; warnings: string[] }> {
     const list = await this.list(namespace, { ...listOptions, limit: 0, continue: '' });
     const deleted: KubeObject[] = [];
+    const warnings: string[] = [];
     // As upstream: one refused object (deletion protection, say) does not spare the others; the first error is
     // answered once every object has been tried.
     let failure: unknown;
     for (const item of list.items) {
       try {
-        const result = await this.delete(item.metadata.namespace, item.metadata.name!, { ...options, preconditions: undefined });
+        const result = await this.delete(item.metadata.namespace, item.metadata.name!, { ...options, preconditions: undefined }, user);
+        warnings.push(...result.warnings);
         deleted.push(result.body.kind === 'Status' ? item : (result.body as KubeObject));
       } catch (err) {
         // Something deleted it meanwhile: that is the outcome we wanted.
@@ -410,7 +320,7 @@ export class ResourceStore {
       }
     }
     if (failure !== undefined) throw failure;
-    return { ...list, items: deleted };
+    return { list: { ...list, items: deleted }, warnings };
   }
 
   /** The object as the store has it now, or undefined. */
@@ -487,9 +397,6 @@ function isConcurrentWrite(err: unknown): err is StorageError {
   return err instanceof StorageError && err.code === 'Conflict';
 }
 
-function isDeepStrictEqualObject(a: KubeObject, b: KubeObject): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}
 
 function checkUnchangedIdentity(name: string, namespace: string | undefined, obj: KubeObject): void {
   if (obj.metadata.name && obj.metadata.name !== name) {

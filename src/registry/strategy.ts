@@ -1,11 +1,11 @@
-// The fixed order of steps every write goes through (k8s.io/apiserver's BeforeCreate / BeforeUpdate), shared by all
-// resources; what differs per resource comes from its ResourceDefinition.
+// The steps of a write that are the same for every resource (k8s.io/apiserver's rest strategy functions); pipeline.ts
+// runs them in their one fixed order. What differs per resource comes from its ResourceDefinition.
 import { randomUUID } from 'node:crypto';
-import { isDeepStrictEqual } from 'node:util';
 import type { ResourceDefinition } from '../api/definition.ts';
 import { badRequest, invalid } from '../api/errors.ts';
 import type { FieldError, KubeObject } from '../api/meta.ts';
 import { applySchemaDefaults, pruneUnknownFields } from '../api/schema.ts';
+import { semanticallyEqual } from './equality.ts';
 import { validateManagedFields } from './fieldmanager/index.ts';
 import { coerceObjectMeta, validateObjectMeta, validateObjectMetaUpdate } from './objectmeta.ts';
 import type { FieldValidation } from './options.ts';
@@ -58,27 +58,41 @@ export function generateName(prefix: string): string {
   return prefix + suffix;
 }
 
-/** Create: the server owns identity fields, status starts empty (it is written only through /status). */
-export function prepareForCreate(def: ResourceDefinition, obj: KubeObject, namespace: string | undefined, now: Date): void {
+/** Defaults from the schema, then the resource's own (as decoding a custom resource defaults it). Mutates `obj`. */
+export function applyDefaults(def: ResourceDefinition, obj: KubeObject): void {
+  applySchemaDefaults(def.schema, obj);
+  def.applyDefaults(obj);
+}
+
+/** EnsureObjectNamespaceMatchesRequestNamespace: the URL's namespace, which a body may repeat but not contradict. */
+export function ensureNamespace(def: ResourceDefinition, obj: KubeObject, namespace: string | undefined): void {
   const meta = obj.metadata;
-  if (def.namespaced) {
-    if (meta.namespace && meta.namespace !== namespace) {
-      throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
-    }
-    meta.namespace = namespace;
-  } else {
+  if (!def.namespaced) {
     delete meta.namespace;
+    return;
   }
+  if (meta.namespace && meta.namespace !== namespace) {
+    throw badRequest('the namespace of the provided object does not match the namespace sent on the request');
+  }
+  meta.namespace = namespace;
+}
+
+/** FillObjectMetaSystemFields, and a name from generateName: done after mutating admission, as upstream. */
+export function fillSystemFields(obj: KubeObject, now: Date): void {
+  const meta = obj.metadata;
   if (!meta.name && meta.generateName) meta.name = generateName(meta.generateName);
   meta.uid = randomUUID();
   meta.creationTimestamp = rfc3339(now);
+}
+
+/** Create: the server owns the remaining system fields, status starts empty (it is written only through /status). */
+export function prepareForCreate(def: ResourceDefinition, obj: KubeObject): void {
+  const meta = obj.metadata;
   meta.generation = 1;
   delete meta.resourceVersion;
   delete meta.deletionTimestamp;
   delete meta.deletionGracePeriodSeconds;
   if (def.subresources.status) delete obj.status;
-  applySchemaDefaults(def.schema, obj);
-  def.applyDefaults(obj);
 }
 
 export function validateCreate(def: ResourceDefinition, obj: KubeObject): void {
@@ -93,10 +107,11 @@ function specOf(obj: KubeObject): Record<string, unknown> {
 }
 
 /**
- * Update of the main resource keeps the stored status; update of /status keeps everything but status. The server
- * owned metadata is carried over from the stored object in both cases.
+ * Update of the main resource (and of /scale, which writes the main resource's replicas) keeps the stored status;
+ * update of /status keeps everything but status. The server owned metadata is carried over from the stored object in
+ * every case.
  */
-export function prepareForUpdate(def: ResourceDefinition, obj: KubeObject, old: KubeObject, subresource: '' | 'status'): KubeObject {
+export function prepareForUpdate(def: ResourceDefinition, obj: KubeObject, old: KubeObject, subresource: string): KubeObject {
   let next: KubeObject;
   if (subresource === 'status') {
     next = deepClone(old);
@@ -109,8 +124,6 @@ export function prepareForUpdate(def: ResourceDefinition, obj: KubeObject, old: 
       if (old.status === undefined) delete next.status;
       else next.status = deepClone(old.status);
     }
-    applySchemaDefaults(def.schema, next);
-    def.applyDefaults(next);
   }
   const meta = next.metadata;
   // A changed uid is refused by validation (immutable); an absent one means "the same object".
@@ -125,7 +138,7 @@ export function prepareForUpdate(def: ResourceDefinition, obj: KubeObject, old: 
     delete meta.deletionGracePeriodSeconds;
   }
   const oldGeneration = old.metadata.generation ?? 1;
-  meta.generation = isDeepStrictEqual(specOf(next), specOf(old)) ? oldGeneration : oldGeneration + 1;
+  meta.generation = semanticallyEqual(specOf(next), specOf(old)) ? oldGeneration : oldGeneration + 1;
   return next;
 }
 

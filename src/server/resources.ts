@@ -11,10 +11,11 @@ import {
   parseListOptions,
 } from '../registry/options.ts';
 import type { Registry } from '../registry/registry.ts';
-import type { ResourceStore, WriteOptions, WriteResult } from '../registry/store.ts';
+import type { ResourceStore, WriteOptions, WriteResult, WriteSubresource } from '../registry/store.ts';
 import { getScale, patchScale, runAction, updateScale } from '../registry/subresources.ts';
 import { parseIncludeObject } from '../registry/table.ts';
 import type { WatchSettings } from '../registry/watch.ts';
+import type { UserInfo } from './authentication.ts';
 import { parseBody, readBody } from './body.ts';
 import type { Metrics } from './metrics.ts';
 import { bodyFormat, negotiateOutput, patchType, type Representation } from './negotiation.ts';
@@ -65,7 +66,7 @@ export async function handleResource(ctx: Context, info: ResourceRequestInfo, de
       const target = deps.registry.store(action.creates)!;
       const raw = await readBody(ctx.req);
       const body = parseBody(raw, bodyFormat(ctx.get('Content-Type')));
-      const result = await runAction(store, target, action, ns, name, body, writeOptions(ctx, query), deps.registry.lookup);
+      const result = await runAction(store, target, info.subresource, action, ns, name, body, writeOptions(ctx, query), deps.registry.lookup);
       return respondWrite(ctx, target, query, result, 201);
     }
   }
@@ -96,7 +97,8 @@ async function handleCollection(ctx: Context, info: ResourceRequestInfo, store: 
     case 'deletecollection': {
       const raw = await readBody(ctx.req);
       const deleteOptions = parseDeleteOptions(parseBody(raw, 'json'), query);
-      const list = await store.deleteCollection(ns, parseListOptions(query), deleteOptions);
+      const { list, warnings } = await store.deleteCollection(ns, parseListOptions(query), deleteOptions, userOf(ctx));
+      setWarnings(ctx, warnings);
       const rep = negotiateOutput(ctx.get('Accept'), 'list');
       return send(ctx, 200, renderList(store.def, list, rep, 'Metadata'), rep);
     }
@@ -109,7 +111,8 @@ async function handleItem(ctx: Context, info: ResourceRequestInfo, store: Resour
   if (info.verb === 'delete') {
     const raw = await readBody(ctx.req);
     const options = parseDeleteOptions(parseBody(raw, 'json'), query);
-    const { status, body } = await store.delete(ns, name, options);
+    const { status, body, warnings } = await store.delete(ns, name, options, userOf(ctx));
+    setWarnings(ctx, warnings);
     const rep = negotiateOutput(ctx.get('Accept'), 'item');
     const rendered = body.kind === 'Status' ? body : renderObject(store.def, body as KubeObject, rep, 'Metadata');
     return send(ctx, status, rendered, rep);
@@ -124,7 +127,7 @@ async function handleStatusOrItem(
   query: URLSearchParams,
   ns: string | undefined,
   name: string,
-  subresource: '' | 'status',
+  subresource: WriteSubresource,
 ) {
   switch (info.verb) {
     case 'get': {
@@ -190,7 +193,13 @@ function writeOptions(ctx: Context, query: URLSearchParams, isApply = false): Wr
     dryRun: parseDryRun(query.getAll('dryRun')),
     fieldManager: explicit ?? managerFromUserAgent(ctx.get('User-Agent')),
     fieldValidation: parseFieldValidation(query.get('fieldValidation')),
+    user: userOf(ctx),
   };
+}
+
+/** The authenticated user, which admission is told about. */
+function userOf(ctx: Context): UserInfo {
+  return ctx.state.user as UserInfo;
 }
 
 function respondWrite(ctx: Context, store: ResourceStore, query: URLSearchParams, result: WriteResult, code: number): void {

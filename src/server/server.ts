@@ -8,7 +8,9 @@ import type { SecureContextOptions } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import pino, { type Logger } from 'pino';
 import { resources } from '../api/resources.ts';
-import { admitDeletionProtection } from '../registry/deletionprotection.ts';
+import { builtInAdmission } from '../admission/builtin.ts';
+import { concatChains } from '../admission/chain.ts';
+import type { AdmissionChain } from '../admission/interface.ts';
 import { Registry } from '../registry/registry.ts';
 import { WatchCache } from '../storage/cache.ts';
 import type { CompactorOptions } from '../storage/compactor.ts';
@@ -53,6 +55,11 @@ export interface ServerConfig {
   leaseNamespace?: string;
   /** The image of backup and restore Jobs; the release's own image when undefined. */
   agentImage?: string;
+  /**
+   * Admission plugins run after the built-in ones and those cluster mode adds (NamespaceLifecycle, the cluster's
+   * policies and webhooks): mutating after mutating, validating after validating.
+   */
+  admission?: Partial<AdmissionChain>;
   logLevel?: string;
   /** How often watches with allowWatchBookmarks get a bookmark. */
   bookmarkIntervalMs?: number;
@@ -129,7 +136,16 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   const secureContext = (): SecureContextOptions => withClientCAs(serving.reload(), delegation?.clientCAs() ?? []);
 
   const metrics = new Metrics();
-  const registry = new Registry(resources, storage, { admitCreate: delegation?.admitCreate, admitDelete: admitDeletionProtection });
+  const registry = new Registry(resources, storage, {
+    admission: (lookup) => concatChains(
+      { mutating: delegation?.admission.mutating },
+      builtInAdmission(resources, lookup),
+      { validating: delegation?.admission.validating },
+      config.admission,
+    ),
+    auditAnnotations: (a, annotations) =>
+      logger.info({ resource: a.resource.resource, subresource: a.subresource, namespace: a.namespace, name: a.name, operation: a.operation, user: a.userInfo.name, annotations }, 'admission audit annotations'),
+  });
   const app = createApp({
     registry,
     authenticator: delegation?.authenticator ?? chainAuthenticators([x509Authenticator({ ca: () => serving.clientCAs() })]),

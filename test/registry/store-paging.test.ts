@@ -27,7 +27,7 @@ describe('list pages', () => {
     cache = new WatchCache(backend);
     await cache.ready;
     store = new Registry(resources, cache).store('databases')!;
-    const options = { dryRun: false, fieldManager: 'test', fieldValidation: 'Strict' as const };
+    const options = { dryRun: false, fieldManager: 'test', fieldValidation: 'Strict' as const, user: { name: 'test', groups: [], extra: {} } };
     // Created out of order, and beside another namespace whose keys sort around these.
     for (const i of [...Array(COUNT).keys()].reverse()) {
       const body = () => ({ apiVersion: 'strongroom.dev/v1alpha1', kind: 'Database', metadata: { name: name(i), labels: { odd: String(i % 2 === 1) } }, spec: { engine: 'postgres' } });

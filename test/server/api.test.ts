@@ -245,6 +245,18 @@ describe('server-side apply', () => {
     assert.equal(forced.json.spec.replicas, 5);
   });
 
+  it('answers the warnings of a dry-run apply that creates, as the same POST with dryRun=All does', async () => {
+    const spec = { backup: { schedule: '0 3 * * *' } };
+    const post = await t.request('POST', `${DB_PATH()}?dryRun=All`, { body: database('ssa-dry', 'default', spec) });
+    const applied = await t.request('PATCH', `${DB_PATH()}/ssa-dry?fieldManager=kubectl&dryRun=All`, {
+      body: JSON.stringify(database('ssa-dry', 'default', spec)),
+      headers: { 'Content-Type': 'application/apply-patch+yaml' },
+    });
+    assert.equal(applied.status, 201, applied.text);
+    assert.match(String(post.headers['warning']), /spec\.backup\.schedule is set without spec\.backup\.retention/);
+    assert.equal(applied.headers['warning'], post.headers['warning']);
+  });
+
   it('requires a fieldManager', async () => {
     const res = await t.request('PATCH', `${DB_PATH()}/ssa2`, {
       body: JSON.stringify(database('ssa2')),

@@ -5,6 +5,7 @@ import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import type { AdmissionChain } from '../../src/admission/interface.ts';
 import { startServer, type RunningServer, type ServerConfig } from '../../src/server/server.ts';
 
 export interface Response {
@@ -42,7 +43,13 @@ export interface WatchStream {
 }
 
 export async function startTestServer(
-  options: { dataDir?: string; bookmarkIntervalMs?: number; history?: ServerConfig['history']; etcd?: ServerConfig['etcd'] } = {},
+  options: {
+    dataDir?: string;
+    bookmarkIntervalMs?: number;
+    history?: ServerConfig['history'];
+    etcd?: ServerConfig['etcd'];
+    admission?: Partial<AdmissionChain>;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'strongroom-test-'));
   const server = await startServer({
@@ -52,6 +59,7 @@ export async function startTestServer(
     bookmarkIntervalMs: options.bookmarkIntervalMs,
     history: options.history,
     etcd: options.etcd,
+    admission: options.admission,
     logger: pino({ level: 'silent' }),
   });
   const tls = (init?: RequestInit): RequestOptions => ({

@@ -2,12 +2,13 @@
 // extends, wired as k8s.io/apiserver's delegating authentication and authorization options wire them.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { AdmitCreate } from '../../registry/store.ts';
+import type { AdmissionChain, MutatingAdmissionPlugin, ValidatingAdmissionPlugin } from '../../admission/interface.ts';
+import { namespaceLifecycle } from '../../admission/namespacelifecycle.ts';
 import { chainAuthenticators, requestHeaderAuthenticator, x509Authenticator, type Authenticator } from '../authentication.ts';
 import { SYSTEM_MASTERS, alwaysAllowPaths, cachedAuthorizer, type Authorizer } from '../authorization.ts';
 import type { HealthChecks } from '../health.ts';
 import { AUTHENTICATION_CONFIGMAP, watchClusterAuthentication } from './authenticationconfig.ts';
-import { namespaceLifecycle } from './namespacelifecycle.ts';
+import { clusterNamespaces } from './namespaces.ts';
 import { subjectAccessReviewAuthorizer, subjectAccessReviewer } from './subjectaccessreview.ts';
 import { tokenReviewAuthenticator, tokenReviewer } from './tokenreview.ts';
 
@@ -24,7 +25,11 @@ export interface DelegationOptions {
 export interface Delegation {
   authenticator: Authenticator;
   authorizer: Authorizer;
-  admitCreate: AdmitCreate;
+  /**
+   * The admission plugins cluster mode adds to the built-in ones, in kube-apiserver's order: NamespaceLifecycle
+   * first among the mutating ones; the cluster's policies and webhooks after the built-in validating ones.
+   */
+  admission: AdmissionChain;
   /**
    * CAs from the cluster that the TLS listener advertises in its certificate request (the front proxy's, the users'),
    * as k8s.io/apiserver does: clients that choose among certificates by that list (Go's crypto/tls with plain
@@ -38,12 +43,20 @@ export interface Delegation {
   stop(): Promise<void>;
 }
 
+/** A plugin of cluster mode, with the informers it may keep: stopped with the delegation. */
+type ClusterPlugin<P> = P & { stop?(): Promise<void> };
+
 export function startDelegation(kubeConfig: KubeConfig, options: DelegationOptions): Delegation {
   const logger = options.logger.child({ delegation: kubeConfig.getCurrentCluster()?.server });
   const settings = watchClusterAuthentication(kubeConfig, logger);
-  const namespaces = namespaceLifecycle(kubeConfig, logger);
+  const namespaces = clusterNamespaces(kubeConfig, logger);
   const userCAs = () => options.clientCAOverride?.() ?? settings.current()?.clientCA ?? [];
   const synced = () => settings.current() !== undefined && namespaces.hasSynced();
+  // The plugins cluster mode adds, one line each; a plugin that keeps informers stops with the delegation.
+  const admission: { mutating: ClusterPlugin<MutatingAdmissionPlugin>[]; validating: ClusterPlugin<ValidatingAdmissionPlugin>[] } = {
+    mutating: [namespaceLifecycle(namespaces)],
+    validating: [],
+  };
 
   const { namespace, name } = AUTHENTICATION_CONFIGMAP;
   options.health.addReadyCheck(name, () => (settings.current() ? undefined : `ConfigMap ${namespace}/${name} has not been read yet`));
@@ -60,7 +73,7 @@ export function startDelegation(kubeConfig: KubeConfig, options: DelegationOptio
     authorizer: alwaysAllowPaths(
       alwaysAllowGroups(cachedAuthorizer(subjectAccessReviewAuthorizer(subjectAccessReviewer(kubeConfig), logger))),
     ),
-    admitCreate: namespaces.admitCreate,
+    admission,
     clientCAs: () => [...(settings.current()?.requestHeader?.ca ?? []), ...(options.clientCAOverride ? [] : userCAs())],
     onClientCAsChange: (listener) => settings.onChange(listener),
     async waitForSync(timeoutMs) {
@@ -69,7 +82,8 @@ export function startDelegation(kubeConfig: KubeConfig, options: DelegationOptio
       return synced();
     },
     async stop() {
-      await Promise.all([settings.stop(), namespaces.stop()]);
+      const plugins = [...admission.mutating, ...admission.validating];
+      await Promise.all([settings.stop(), namespaces.stop(), ...plugins.map((plugin) => plugin.stop?.())]);
     },
   };
 }
