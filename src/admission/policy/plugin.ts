@@ -14,6 +14,7 @@ import { admissionRequest } from '../matching/request.ts';
 import { resourceRulesMatch } from '../matching/rules.ts';
 import { selectorsMatch } from '../matching/selectors.ts';
 import type { MatchResources, ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding, ValidationAction } from '../registration.ts';
+import { byName } from '../matching/order.ts';
 import { compilePolicy } from './compile.ts';
 import type { ParamSource } from './params.ts';
 import { validate, type PolicyDecision } from './validator.ts';
@@ -88,7 +89,6 @@ export function validatingAdmissionPolicy(options: PolicyPluginOptions): Validat
       const oldObject = toCel(a.oldObject ?? null);
       let namespace: unknown;
 
-      const byName = (x: { metadata: { name?: string } }, y: { metadata: { name?: string } }) => (x.metadata.name! < y.metadata.name! ? -1 : 1);
       for (const policy of policies.list().toSorted(byName)) {
         const name = policy.metadata.name!;
         const failurePolicy = policy.spec?.failurePolicy ?? 'Fail';
