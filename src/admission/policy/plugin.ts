@@ -7,7 +7,7 @@ import { StatusError } from '../../api/errors.ts';
 import type { KubeObject } from '../../api/meta.ts';
 import type { Informer } from '../../controller/runtime/cache.ts';
 import { toCel } from '../cel/values.ts';
-import { admissionForbidden } from '../errors.ts';
+import { admissionForbidden } from '../forbidden.ts';
 import type { AdmissionAttributes, ValidatingAdmissionPlugin } from '../interface.ts';
 import type { NamespaceLookup } from '../matching/namespaces.ts';
 import { admissionRequest } from '../matching/request.ts';

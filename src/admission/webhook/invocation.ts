@@ -5,7 +5,7 @@ import { StatusError, badRequest } from '../../api/errors.ts';
 import type { Status } from '../../api/meta.ts';
 import { CompileError, compile, type Program } from '../cel/environment.ts';
 import { toCel } from '../cel/values.ts';
-import { admissionForbidden } from '../errors.ts';
+import { admissionForbidden } from '../forbidden.ts';
 import type { AdmissionAttributes } from '../interface.ts';
 import type { NamespaceLookup } from '../matching/namespaces.ts';
 import { admissionRequest, type AdmissionRequest } from '../matching/request.ts';

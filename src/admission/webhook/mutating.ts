@@ -7,7 +7,7 @@ import { StatusError, internalError } from '../../api/errors.ts';
 import type { KubeObject } from '../../api/meta.ts';
 import type { Informer } from '../../controller/runtime/cache.ts';
 import { applyJsonPatch } from '../../registry/jsonpatch.ts';
-import { admissionForbidden } from '../errors.ts';
+import { admissionForbidden } from '../forbidden.ts';
 import type { AdmissionAttributes, MutatingAdmissionPlugin } from '../interface.ts';
 import type { NamespaceLookup } from '../matching/namespaces.ts';
 import type { MutatingWebhook, MutatingWebhookConfiguration } from '../registration.ts';

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { internalError } from '../../api/errors.ts';
 import type { Informer } from '../../controller/runtime/cache.ts';
-import { admissionForbidden } from '../errors.ts';
+import { admissionForbidden } from '../forbidden.ts';
 import type { ValidatingAdmissionPlugin } from '../interface.ts';
 import type { NamespaceLookup } from '../matching/namespaces.ts';
 import type { ValidatingWebhookConfiguration, Webhook } from '../registration.ts';
