@@ -41,6 +41,7 @@ export function webhookURL(config: WebhookClientConfig): URL {
 }
 
 function post(url: URL, body: string, ca: string | undefined, timeoutMs: number): Promise<{ status: number; text: string }> {
+  const signal = AbortSignal.timeout(timeoutMs);
   return new Promise((resolve, reject) => {
     const request = httpsRequest(
       url,
@@ -48,7 +49,7 @@ function post(url: URL, body: string, ca: string | undefined, timeoutMs: number)
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json', 'content-length': Buffer.byteLength(body) },
         ...(ca ? { ca } : {}),
-        signal: AbortSignal.timeout(timeoutMs),
+        signal,
       },
       (response) => {
         const chunks: Buffer[] = [];
@@ -62,7 +63,8 @@ function post(url: URL, body: string, ca: string | undefined, timeoutMs: number)
         response.on('error', reject);
       },
     );
-    request.on('error', reject);
+    // An aborted request fails with a generic AbortError; the signal's reason says it was the deadline.
+    request.on('error', (error) => reject(signal.aborted ? signal.reason : error));
     request.end(body);
   });
 }
