@@ -1,5 +1,7 @@
 // Attributes and caches for admission tests: a request on a Database as the write pipeline builds it, and caches
 // filled the way an informer's first list fills them.
+import assert from 'node:assert/strict';
+import { StatusError } from '../../src/api/errors.ts';
 import type { KubeObject } from '../../src/api/meta.ts';
 import { ObjectCache } from '../../src/controller/runtime/cache.ts';
 import type { AdmissionAttributes } from '../../src/admission/interface.ts';
@@ -43,3 +45,14 @@ export const namespaces: NamespaceLookup = {
     return { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { env: name }, managedFields: [] } };
   },
 };
+
+/** The StatusError a plugin refused the request with; fails the test when it admitted it. */
+export async function refusal(promise: Promise<unknown>): Promise<StatusError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof StatusError, String(error));
+    return error;
+  }
+  assert.fail('the request was admitted');
+}

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { StatusError } from '../../src/api/errors.ts';
 import type { KubeObject } from '../../src/api/meta.ts';
 import { ObjectCache } from '../../src/controller/runtime/cache.ts';
 import type { ParamSource } from '../../src/admission/policy/params.ts';
 import { validatingAdmissionPolicy } from '../../src/admission/policy/plugin.ts';
 import type { ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding } from '../../src/admission/registration.ts';
-import { attributes, cacheOf, database, namespaces } from './fixtures.ts';
+import { attributes, cacheOf, database, namespaces, refusal } from './fixtures.ts';
 
 const DATABASES = {
   resourceRules: [{ apiGroups: ['strongroom.dev'], apiVersions: ['*'], resources: ['databases'], operations: ['CREATE' as const, 'UPDATE' as const] }],
@@ -42,15 +41,6 @@ function plugin(policies: ValidatingAdmissionPolicy[], bindings: ValidatingAdmis
   return validatingAdmissionPolicy({ policies: cacheOf(policies), bindings: cacheOf(bindings), namespaces, params });
 }
 
-async function refusal(promise: Promise<unknown>): Promise<StatusError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof StatusError, String(error));
-    return error;
-  }
-  assert.fail('the request was admitted');
-}
 
 const needsSchedule = policy('backup-schedule', {
   validations: [{ expression: 'has(object.spec.backup) && has(object.spec.backup.schedule)', message: 'a Database needs a backup schedule' }],

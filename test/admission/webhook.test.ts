@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { StatusError } from '../../src/api/errors.ts';
 import { mutatingWebhooks } from '../../src/admission/webhook/mutating.ts';
 import { validatingWebhooks } from '../../src/admission/webhook/validating.ts';
 import type { MutatingWebhook, MutatingWebhookConfiguration, ValidatingWebhookConfiguration, Webhook } from '../../src/admission/registration.ts';
-import { attributes, cacheOf, database, namespaces } from './fixtures.ts';
-import { jsonPatch, startWebhookServer, type WebhookServer } from './webhookserver.ts';
+import { attributes, cacheOf, database, namespaces, refusal } from './fixtures.ts';
+import { closedPort, jsonPatch, startWebhookServer, type WebhookServer } from './webhookserver.ts';
 
 let server: WebhookServer;
 before(async () => {
@@ -38,25 +37,7 @@ const mutating = (...webhooks: MutatingWebhook[]) =>
     namespaces,
   );
 
-async function refusal(promise: Promise<unknown>): Promise<StatusError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof StatusError, String(error));
-    return error;
-  }
-  assert.fail('the request was admitted');
-}
 
-/** A port nothing listens on: a server opened and closed again. */
-async function closedPort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as { port: number };
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 describe('validating admission webhooks', () => {
   it('sends an AdmissionReview v1 and passes on warnings and audit annotations', async () => {

@@ -1,7 +1,7 @@
 // A small admission webhook server for tests: HTTPS on 127.0.0.1 with a certificate from its own CA, answering each
 // AdmissionReview with what the test's handler for that path returns, and keeping every review it received.
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTCPServer, type AddressInfo } from 'node:net';
 import { createCA, issueServingCert } from '../../src/server/pki.ts';
 
 export interface Review {
@@ -64,4 +64,13 @@ export async function startWebhookServer(): Promise<WebhookServer> {
 /** A JSONPatch response body: `patch` base64-encoded, as AdmissionReview carries it. */
 export function jsonPatch(operations: unknown[]): Record<string, unknown> {
   return { allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(operations)).toString('base64') };
+}
+
+/** A port on 127.0.0.1 nothing listens on (one opened and closed again): a webhook that is down. */
+export async function closedPort(): Promise<number> {
+  const s = createTCPServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
 }
