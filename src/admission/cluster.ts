@@ -7,6 +7,7 @@ import pino, { type Logger } from 'pino';
 import { KubeConfigClient, type KubeClient } from '../controller/runtime/client.ts';
 import { ClusterInformer } from '../controller/runtime/informer.ts';
 import { resourceTypes, type ResourceType } from '../controller/runtime/kinds.ts';
+import type { Authorizer } from '../server/authorization.ts';
 import type { AdmissionChain } from './interface.ts';
 import { namespaceLookup } from './matching/namespaces.ts';
 import { paramSource } from './policy/params.ts';
@@ -46,6 +47,8 @@ export interface ClusterAdmissionOptions {
   /** The cluster, or a client for it (tests). */
   cluster: KubeConfig | KubeClient;
   logger?: Logger;
+  /** What CEL `authorizer` checks ask (the server's SubjectAccessReview authorizer). */
+  authorizer?: Authorizer;
 }
 
 /** Starts the informers and returns the plugins for the admission chain. */
@@ -63,9 +66,11 @@ export function clusterAdmission(options: ClusterAdmissionOptions): ClusterAdmis
 
   const namespaces = namespaceLookup(namespaceInformer, client);
   const params = paramSource(client, logger);
+  const { authorizer } = options;
+  const webhookContext = { namespaces, authorizer };
   return {
-    mutating: [mutatingWebhooks(mutating, namespaces)],
-    validating: [validatingAdmissionPolicy({ policies, bindings, namespaces, params }), validatingWebhooks(validating, namespaces)],
+    mutating: [mutatingWebhooks(mutating, webhookContext)],
+    validating: [validatingAdmissionPolicy({ policies, bindings, namespaces, params, authorizer }), validatingWebhooks(validating, webhookContext)],
     hasSynced: () => informers.every((i) => i.hasSynced()),
     async waitForSync(signal) {
       await Promise.all(informers.map((i) => i.waitForSync(signal)));

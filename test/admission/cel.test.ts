@@ -2,6 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { CompileError, EvaluationError, compile } from '../../src/admission/cel/environment.ts';
 import { fromCel, toCel } from '../../src/admission/cel/values.ts';
+import { authorizerFor } from '../../src/admission/cel/authorizer.ts';
+import type { Authorizer, RequestAttributes } from '../../src/server/authorization.ts';
+import { attributes } from './fixtures.ts';
 
 const VARIABLES = ['object', 'oldObject', 'params', 'variables'];
 const database = {
@@ -11,9 +14,9 @@ const database = {
   spec: { engine: 'postgres', replicas: 3, storage: { size: '10Gi' }, parameters: { max_connections: '200' }, ratio: 0.5 },
 };
 
-function run(expression: string, activation: Record<string, unknown> = { object: database }): unknown {
+async function run(expression: string, activation: Record<string, unknown> = { object: database }): Promise<unknown> {
   const converted = Object.fromEntries(Object.entries(activation).map(([k, v]) => [k, toCel(v)]));
-  return fromCel(compile(expression, VARIABLES, 'any').evaluate(converted));
+  return fromCel(await compile(expression, VARIABLES, 'any').evaluate(converted));
 }
 
 describe('CEL with the Kubernetes libraries', () => {
@@ -64,17 +67,17 @@ describe('CEL with the Kubernetes libraries', () => {
     ["quantity('2Gi').sub(quantity('1Gi')).sign()", 1],
   ];
   for (const [expression, expected] of cases) {
-    it(expression, () => assert.deepEqual(run(expression), expected));
+    it(expression, async () => assert.deepEqual(await run(expression), expected));
   }
 
-  it('reads params and variables', () => {
+  it('reads params and variables', async () => {
     const variables = {
       get limit() {
         return toCel(5);
       },
     };
     const program = compile('object.spec.replicas <= variables.limit && params.data.engine == object.spec.engine', VARIABLES, 'bool');
-    assert.equal(program.evaluate({ object: toCel(database), params: toCel({ data: { engine: 'postgres' } }), variables }), true);
+    assert.equal(await program.evaluate({ object: toCel(database), params: toCel({ data: { engine: 'postgres' } }), variables }), true);
   });
 
   it('refuses syntax errors, undeclared names and wrong result types at compile time', () => {
@@ -83,15 +86,77 @@ describe('CEL with the Kubernetes libraries', () => {
     assert.throws(() => compile("'a' + 'b'", VARIABLES, 'bool'), { message: 'must evaluate to bool but got string' });
   });
 
-  it('reports evaluation errors with the expression, as kube-apiserver does', () => {
+  it('reports evaluation errors with the expression, as kube-apiserver does', async () => {
     const program = compile('object.spec.backup.schedule != ""', VARIABLES, 'bool');
-    assert.throws(
-      () => program.evaluate({ object: toCel(database) }),
+    await assert.rejects(
+      program.evaluate({ object: toCel(database) }),
       (e: unknown) => e instanceof EvaluationError && /^expression 'object\.spec\.backup\.schedule != ""' resulted in error: /.test(e.message),
     );
-    assert.throws(() => run('[1].slice(0, 2)'), /cannot slice/);
-    assert.throws(() => run('[].min()'), /min called on empty list/);
-    assert.throws(() => run("quantity('1.5').asInteger()"), /cannot convert value to integer/);
-    assert.throws(() => run("quantity('lots')"), /regular expression/);
+    await assert.rejects(run('[1].slice(0, 2)'), /cannot slice/);
+    await assert.rejects(run('[].min()'), /min called on empty list/);
+    await assert.rejects(run("quantity('1.5').asInteger()"), /cannot convert value to integer/);
+    await assert.rejects(run("quantity('lots')"), /regular expression/);
+  });
+});
+
+describe('the authorizer library', () => {
+  // Grants by a table, as RBAC would: alice may get secrets in prod; the backup-agent service account may create
+  // backups/status there; /healthz is open to all. Records what it was asked.
+  const asked: RequestAttributes[] = [];
+  const rbac: Authorizer = {
+    async authorize(attrs) {
+      asked.push(attrs);
+      const key = `${attrs.user.name} ${attrs.verb} ${attrs.resourceRequest ? `${attrs.apiGroup}/${attrs.resource}/${attrs.subresource}/${attrs.namespace}/${attrs.name}` : attrs.path}`;
+      const allowed = [
+        'alice get /secrets//prod/',
+        'alice update strongroom.dev/databases//prod/orders',
+        'system:serviceaccount:prod:backup-agent create strongroom.dev/backups/status/prod/',
+      ].includes(key) || attrs.path === '/healthz';
+      return { allowed, reason: allowed ? 'granted' : 'no rule' };
+    },
+  };
+  /** `null`: no authorizer configured. */
+  const check = async (expression: string, authorizer: Authorizer | null = rbac) =>
+    compile(expression, ['authorizer'], 'any').evaluate({ authorizer: authorizerFor(attributes({ operation: 'UPDATE' }), authorizer ?? undefined) });
+
+  const cases: [string, unknown][] = [
+    ["authorizer.group('').resource('secrets').namespace('prod').check('get').allowed()", true],
+    ["authorizer.group('').resource('secrets').namespace('dev').check('get').allowed()", false],
+    ["authorizer.group('').resource('secrets').namespace('dev').check('get').reason()", 'no rule'],
+    ["authorizer.requestResource.check('update').allowed()", true],
+    ["authorizer.serviceAccount('prod', 'backup-agent').group('strongroom.dev').resource('backups').subresource('status').namespace('prod').check('create').allowed()", true],
+    ["authorizer.path('/healthz').check('get').allowed()", true],
+    ["authorizer.path('/metrics').check('get').allowed() || authorizer.path('/healthz').check('get').errored()", false],
+  ];
+  for (const [expression, expected] of cases) it(expression, async () => assert.equal(await check(expression), expected));
+
+  it('asks as the requesting user, with every attribute of the check', async () => {
+    asked.length = 0;
+    await check("authorizer.group('apps').resource('statefulsets').subresource('scale').namespace('prod').name('db').check('patch').allowed()");
+    assert.deepEqual(asked, [
+      {
+        verb: 'patch',
+        resourceRequest: true,
+        path: '',
+        apiGroup: 'apps',
+        apiVersion: '*',
+        resource: 'statefulsets',
+        subresource: 'scale',
+        namespace: 'prod',
+        name: 'db',
+        user: { name: 'alice', groups: ['dev', 'system:authenticated'], extra: {} },
+      },
+    ]);
+  });
+
+  it('reports a failed check as errored, not as a denial of the request', async () => {
+    const broken: Authorizer = { authorize: () => Promise.reject(new Error('SubjectAccessReview failed: connection refused')) };
+    assert.equal(await check("authorizer.path('/x').check('get').errored()", broken), true);
+    assert.equal(await check("authorizer.path('/x').check('get').error()", broken), 'SubjectAccessReview failed: connection refused');
+    assert.equal(await check("authorizer.path('/x').check('get').error()", null), 'no authorizer is configured');
+  });
+
+  it('type-checks the calls', () => {
+    assert.throws(() => compile("authorizer.group('').check('get')", ['authorizer'], 'any'), CompileError);
   });
 });

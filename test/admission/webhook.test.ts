@@ -29,12 +29,12 @@ function hook(name: string, path: string, extra: Partial<MutatingWebhook> = {}):
 const validating = (...webhooks: Webhook[]) =>
   validatingWebhooks(
     cacheOf<ValidatingWebhookConfiguration>([{ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name: 'test' }, webhooks }]),
-    namespaces,
+    { namespaces },
   );
 const mutating = (...webhooks: MutatingWebhook[]) =>
   mutatingWebhooks(
     cacheOf<MutatingWebhookConfiguration>([{ apiVersion: 'admissionregistration.k8s.io/v1', kind: 'MutatingWebhookConfiguration', metadata: { name: 'test' }, webhooks }]),
-    namespaces,
+    { namespaces },
   );
 
 

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { clusterAdmission, type ClusterAdmission } from '../../src/admission/cluster.ts';
 import { loadClusterConfig } from '../../src/server/delegation/cluster.ts';
+import { subjectAccessReviewAuthorizer, subjectAccessReviewer } from '../../src/server/delegation/subjectaccessreview.ts';
 import { startStrongroomCluster, type StrongroomCluster } from '../cluster/strongroom.ts';
 import { attributes, database, refusal } from '../admission/fixtures.ts';
 import { closedPort, jsonPatch, startWebhookServer, type WebhookServer } from '../admission/webhookserver.ts';
@@ -104,7 +105,9 @@ describe('the admission plugins on the cluster’s stored configuration', () => 
   before(async () => {
     await kubectl.ok(['create', 'namespace', ns]);
     const kubeconfig = await cluster.controlPlane.writeKubeconfig(SERVICE_ACCOUNT, SERVICE_ACCOUNT_GROUPS);
-    admission = clusterAdmission({ cluster: loadClusterConfig(kubeconfig)!, logger: pino({ level: 'warn' }) });
+    const kc = loadClusterConfig(kubeconfig)!;
+    const logger = pino({ level: 'warn' });
+    admission = clusterAdmission({ cluster: kc, logger, authorizer: subjectAccessReviewAuthorizer(subjectAccessReviewer(kc), logger) });
     await admission.waitForSync(AbortSignal.timeout(30_000));
   });
   after(() => admission?.stop());
@@ -139,6 +142,26 @@ describe('the admission plugins on the cluster’s stored configuration', () => 
       const result = await policies().validate(onDatabase({ engine: 'redis' }));
       assert.deepEqual(result.warnings, ["Validation failed for ValidatingAdmissionPolicy 'replicas-a' with binding 'replicas-a': one replica has no failover"]);
     });
+  });
+
+  it('asks the cluster through authorizer checks', async () => {
+    await apply(
+      policy('secrets-a', ns, {
+        validations: [
+          {
+            expression: "object.spec.engine != 'etcd' || authorizer.group('').resource('secrets').namespace(object.metadata.namespace).check('get').allowed()",
+            message: 'etcd Databases are for users who may read secrets',
+          },
+        ],
+      }),
+      binding('secrets-a', 'secrets-a', { validationActions: ['Deny'] }),
+    );
+    const etcd = (user: { name: string; groups: string[] }) => ({ ...onDatabase({ engine: 'etcd' }), userInfo: { ...user, extra: {} } });
+    await eventually('the denial for a user without access', async () => {
+      const error = await refusal(policies().validate(etcd({ name: 'alice', groups: ['system:authenticated'] })));
+      assert.match(error.message, /with binding 'secrets-a' denied request: etcd Databases are for users who may read secrets$/);
+    });
+    await policies().validate(etcd({ name: 'admin', groups: ['system:masters', 'system:authenticated'] }));
   });
 
   it('calls webhooks registered with a url: a validating one denies, a mutating one adds a label', async () => {

@@ -1,6 +1,6 @@
 // CEL as kube-apiserver offers it to admission expressions: the standard library and macros from
 // @marcbachmann/cel-js (with optional types and cel.bind, which Kubernetes enables), plus the Kubernetes and cel-go
-// extension libraries that policies use: strings, lists, regex (RE2) and quantity.
+// extension libraries that policies use: strings, lists, regex (RE2), quantity and authorizer.
 //
 // Why @marcbachmann/cel-js rather than @bufbuild/cel (both checked against the expressions policies are written
 // with): bufbuild 0.6 cannot parse optional field selection (`object.?spec.?backup.orValue(...)`), has no
@@ -9,6 +9,7 @@
 // uses JavaScript regular expressions rather than RE2; the regex extensions here (`find`, `findAll`) use re2js.
 import { Environment } from '@marcbachmann/cel-js';
 import { RE2JS } from 're2js';
+import { registerAuthorizerLibrary } from './authorizer.ts';
 import { registerQuantityLibrary } from './quantity.ts';
 
 /** Compiling an expression failed: a syntax error, an undeclared name, or the wrong result type. */
@@ -31,8 +32,8 @@ export type ResultType = 'bool' | 'string' | 'any';
 
 export interface Program {
   readonly expression: string;
-  /** Evaluates against CEL values (see values.ts); throws EvaluationError. */
-  evaluate(activation: Record<string, unknown>): unknown;
+  /** Evaluates against CEL values (see values.ts); rejects with EvaluationError. */
+  evaluate(activation: Record<string, unknown>): Promise<unknown>;
 }
 
 const compiledPatterns = new Map<string, RE2JS>();
@@ -140,7 +141,7 @@ function kubernetesEnvironment(): Environment {
     .registerFunction('list.distinct(): list', (l: unknown[]) => l.filter((x, i) => l.findIndex((y) => equal(x, y)) === i))
     .registerFunction('list.reverse(): list', (l: unknown[]) => l.toReversed())
     .registerFunction('list.sort(): list', (l: unknown[]) => l.toSorted(order));
-  return registerQuantityLibrary(env);
+  return registerAuthorizerLibrary(registerQuantityLibrary(env));
 }
 
 const base = kubernetesEnvironment();
@@ -152,7 +153,8 @@ function environmentFor(variables: readonly string[]): Environment {
   let env = environments.get(key);
   if (!env) {
     env = base.clone();
-    for (const name of variables) env.registerVariable(name, 'dyn');
+    // Objects are schemaless JSON to the checker; the authorizer is the one typed value, so its methods are checked.
+    for (const name of variables) env.registerVariable(name, name === 'authorizer' ? 'Authorizer' : 'dyn');
     environments.set(key, env);
   }
   return env;
@@ -181,10 +183,11 @@ export function compile(expression: string, variables: readonly string[], result
   }
   return {
     expression,
-    evaluate(activation) {
+    async evaluate(activation) {
       let result: unknown;
       try {
-        result = evaluate(activation);
+        // A Promise when the expression calls an asynchronous function (the authorizer's checks).
+        result = await evaluate(activation);
       } catch (error) {
         throw new EvaluationError(`expression '${expression}' resulted in error: ${firstLine(error)}`);
       }

@@ -4,8 +4,8 @@
 import { CompileError, compile, type Program, type ResultType } from '../cel/environment.ts';
 import type { ValidatingAdmissionPolicy, Validation } from '../registration.ts';
 
-/** What every policy expression may read (upstream's admission CEL environment; `authorizer` is not offered). */
-export const POLICY_VARIABLES = ['object', 'oldObject', 'request', 'params', 'namespaceObject', 'variables'] as const;
+/** What every policy expression may read (upstream's admission CEL environment). */
+export const POLICY_VARIABLES = ['object', 'oldObject', 'request', 'params', 'namespaceObject', 'variables', 'authorizer'] as const;
 
 export interface NamedProgram {
   name: string;
@@ -32,9 +32,7 @@ function compileOrDefer(expression: string, resultType: ResultType): Program {
     if (!(error instanceof CompileError)) throw error;
     return {
       expression,
-      evaluate() {
-        throw error;
-      },
+      evaluate: () => Promise.reject(error),
     };
   }
 }

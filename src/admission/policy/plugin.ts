@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { StatusError } from '../../api/errors.ts';
 import type { KubeObject } from '../../api/meta.ts';
 import type { Informer } from '../../controller/runtime/cache.ts';
+import type { Authorizer } from '../../server/authorization.ts';
+import { authorizerFor } from '../cel/authorizer.ts';
 import { toCel } from '../cel/values.ts';
 import { admissionForbidden } from '../forbidden.ts';
 import type { AdmissionAttributes, ValidatingAdmissionPlugin } from '../interface.ts';
@@ -32,6 +34,8 @@ export interface PolicyPluginOptions {
   bindings: Informer<ValidatingAdmissionPolicyBinding>;
   namespaces: NamespaceLookup;
   params: ParamSource;
+  /** What `authorizer` checks ask; without one, every check reports an error. */
+  authorizer?: Authorizer;
 }
 
 interface Denial {
@@ -87,6 +91,7 @@ export function validatingAdmissionPolicy(options: PolicyPluginOptions): Validat
       const request = toCel(admissionRequest(a, randomUUID(), false));
       const object = a.operation === 'DELETE' ? null : toCel(a.object ?? null);
       const oldObject = toCel(a.oldObject ?? null);
+      const authorizer = authorizerFor(a, options.authorizer);
       let namespace: unknown;
 
       for (const policy of policies.list().toSorted(byName)) {
@@ -112,12 +117,13 @@ export function validatingAdmissionPolicy(options: PolicyPluginOptions): Validat
           }
           namespace ??= a.namespace ? namespaceObject(await namespaces.get(a.namespace)) : null;
           for (const param of bound) {
-            const result = validate(compiled, failurePolicy, {
+            const result = await validate(compiled, failurePolicy, {
               object,
               oldObject,
               request,
               params: toCel(param),
               namespaceObject: namespace,
+              authorizer,
             });
             const actions = binding.spec.validationActions ?? [];
             for (const decision of result.decisions.filter((d: PolicyDecision) => d.action === 'deny')) {

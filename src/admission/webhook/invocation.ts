@@ -3,6 +3,8 @@
 // be called on a dry run, and how its rejection reads.
 import { StatusError, badRequest } from '../../api/errors.ts';
 import type { Status } from '../../api/meta.ts';
+import type { Authorizer } from '../../server/authorization.ts';
+import { authorizerFor } from '../cel/authorizer.ts';
 import { CompileError, compile, type Program } from '../cel/environment.ts';
 import { toCel } from '../cel/values.ts';
 import { admissionForbidden } from '../forbidden.ts';
@@ -13,8 +15,15 @@ import { ruleMatches } from '../matching/rules.ts';
 import { selectorsMatch } from '../matching/selectors.ts';
 import type { Webhook } from '../registration.ts';
 
-/** What a webhook's matchConditions may read (upstream adds `authorizer`, which is not offered here). */
-const MATCH_CONDITION_VARIABLES = ['object', 'oldObject', 'request'] as const;
+/** What a webhook's matchConditions may read. */
+const MATCH_CONDITION_VARIABLES = ['object', 'oldObject', 'request', 'authorizer'] as const;
+
+/** What deciding whether to call a webhook needs besides the request. */
+export interface WebhookContext {
+  namespaces: NamespaceLookup;
+  /** What `authorizer` checks in matchConditions ask. */
+  authorizer?: Authorizer;
+}
 
 const compiledConditions = new WeakMap<Webhook, (Program | CompileError)[]>();
 
@@ -39,18 +48,23 @@ function conditionsOf(webhook: Webhook): (Program | CompileError)[] {
  * false. Conditions that fail to evaluate refuse the request (403) under failurePolicy Fail and skip the webhook
  * under Ignore, as upstream decides.
  */
-export async function shouldCallWebhook(webhook: Webhook, a: AdmissionAttributes, namespaces: NamespaceLookup, request: AdmissionRequest): Promise<boolean> {
+export async function shouldCallWebhook(webhook: Webhook, a: AdmissionAttributes, context: WebhookContext, request: AdmissionRequest): Promise<boolean> {
   if (!(webhook.rules ?? []).some((rule) => ruleMatches(rule, a))) return false;
-  if (!(await selectorsMatch(webhook, a, namespaces))) return false;
+  if (!(await selectorsMatch(webhook, a, context.namespaces))) return false;
   const programs = conditionsOf(webhook);
   if (programs.length === 0) return true;
   const { object: _o, oldObject: _old, ...rest } = request;
-  const activation = { object: toCel(a.operation === 'DELETE' ? null : a.object ?? null), oldObject: toCel(a.oldObject ?? null), request: toCel(rest) };
+  const activation = {
+    object: toCel(a.operation === 'DELETE' ? null : a.object ?? null),
+    oldObject: toCel(a.oldObject ?? null),
+    request: toCel(rest),
+    authorizer: authorizerFor(a, context.authorizer),
+  };
   const errors: string[] = [];
   for (const program of programs) {
     try {
       if (program instanceof CompileError) throw program;
-      if (program.evaluate(activation) === false) return false;
+      if ((await program.evaluate(activation)) === false) return false;
     } catch (error) {
       errors.push((error as Error).message);
     }

@@ -9,11 +9,10 @@ import type { Informer } from '../../controller/runtime/cache.ts';
 import { applyJsonPatch } from '../../registry/jsonpatch.ts';
 import { admissionForbidden } from '../forbidden.ts';
 import type { AdmissionAttributes, MutatingAdmissionPlugin } from '../interface.ts';
-import type { NamespaceLookup } from '../matching/namespaces.ts';
 import type { MutatingWebhook, MutatingWebhookConfiguration } from '../registration.ts';
 import { WebhookCallError, callWebhook } from './client.ts';
 import { webhooksOf } from '../matching/order.ts';
-import { checkDryRun, reviewRequest, shouldCallWebhook, webhookDenial } from './invocation.ts';
+import { checkDryRun, reviewRequest, shouldCallWebhook, webhookDenial, type WebhookContext } from './invocation.ts';
 
 export const MUTATING_PLUGIN_NAME = 'MutatingAdmissionWebhook';
 const FAILED_OPEN_PREFIX = 'failed-open.mutation.webhook.admission.k8s.io/';
@@ -55,7 +54,7 @@ async function mutate(webhook: MutatingWebhook, configuration: string, round: Ro
   return JSON.stringify(patched) === JSON.stringify(a.object) ? undefined : patched;
 }
 
-export function mutatingWebhooks(configurations: Informer<MutatingWebhookConfiguration>, namespaces: NamespaceLookup): MutatingAdmissionPlugin {
+export function mutatingWebhooks(configurations: Informer<MutatingWebhookConfiguration>, context: WebhookContext): MutatingAdmissionPlugin {
   return {
     name: MUTATING_PLUGIN_NAME,
     handles: () => !configurations.hasSynced() || configurations.list().length > 0,
@@ -73,7 +72,7 @@ export function mutatingWebhooks(configurations: Informer<MutatingWebhookConfigu
         if (roundIndex === 1 && reinvoke.size === 0) break;
         for (const [index, { configuration, webhook }] of webhooks.entries()) {
           if (roundIndex === 1 && !reinvoke.has(index)) continue;
-          if (!(await shouldCallWebhook(webhook, round.a, namespaces, reviewRequest(round.a, '')))) continue;
+          if (!(await shouldCallWebhook(webhook, round.a, context, reviewRequest(round.a, '')))) continue;
           let patched: KubeObject | undefined;
           try {
             patched = await mutate(webhook, configuration, round, `round_${roundIndex}_index_${index}`);

@@ -7,16 +7,15 @@ import { internalError } from '../../api/errors.ts';
 import type { Informer } from '../../controller/runtime/cache.ts';
 import { admissionForbidden } from '../forbidden.ts';
 import type { ValidatingAdmissionPlugin } from '../interface.ts';
-import type { NamespaceLookup } from '../matching/namespaces.ts';
 import type { ValidatingWebhookConfiguration, Webhook } from '../registration.ts';
 import { WebhookCallError, callWebhook } from './client.ts';
-import { checkDryRun, reviewRequest, shouldCallWebhook, webhookDenial } from './invocation.ts';
+import { checkDryRun, reviewRequest, shouldCallWebhook, webhookDenial, type WebhookContext } from './invocation.ts';
 import { webhooksOf } from '../matching/order.ts';
 
 export const VALIDATING_PLUGIN_NAME = 'ValidatingAdmissionWebhook';
 const FAILED_OPEN_PREFIX = 'failed-open.validating.webhook.admission.k8s.io/';
 
-export function validatingWebhooks(configurations: Informer<ValidatingWebhookConfiguration>, namespaces: NamespaceLookup): ValidatingAdmissionPlugin {
+export function validatingWebhooks(configurations: Informer<ValidatingWebhookConfiguration>, context: WebhookContext): ValidatingAdmissionPlugin {
   return {
     name: VALIDATING_PLUGIN_NAME,
     handles: () => !configurations.hasSynced() || configurations.list().length > 0,
@@ -26,7 +25,7 @@ export function validatingWebhooks(configurations: Informer<ValidatingWebhookCon
       const request = reviewRequest(a, randomUUID());
       const relevant: Webhook[] = [];
       for (const { webhook } of webhooksOf(configurations.list())) {
-        if (await shouldCallWebhook(webhook, a, namespaces, request)) relevant.push(webhook);
+        if (await shouldCallWebhook(webhook, a, context, request)) relevant.push(webhook);
       }
       const warnings: string[] = [];
       const auditAnnotations: Record<string, string> = {};
