@@ -8,7 +8,7 @@ import { KubeConfigClient, type KubeClient } from '../controller/runtime/client.
 import { ClusterInformer } from '../controller/runtime/informer.ts';
 import { resourceTypes, type ResourceType } from '../controller/runtime/kinds.ts';
 import type { Authorizer } from '../server/authorization.ts';
-import type { AdmissionChain } from './interface.ts';
+import type { MutatingAdmissionPlugin, ValidatingAdmissionPlugin } from './interface.ts';
 import { namespaceLookup } from './matching/namespaces.ts';
 import { paramSource } from './policy/params.ts';
 import { validatingAdmissionPolicy } from './policy/plugin.ts';
@@ -36,7 +36,12 @@ export const ADMISSION_TYPES = {
   ValidatingWebhookConfiguration: registration('ValidatingWebhookConfiguration', 'validatingwebhookconfigurations'),
 };
 
-export interface ClusterAdmission extends AdmissionChain {
+/** A plugin that keeps informers; stopping any of them stops all the informers the set shares. */
+type Stoppable<P> = P & { stop(): Promise<void> };
+
+export interface ClusterAdmission {
+  mutating: Stoppable<MutatingAdmissionPlugin>[];
+  validating: Stoppable<ValidatingAdmissionPlugin>[];
   hasSynced(): boolean;
   /** Resolves once every cache is filled; rejects if `signal` aborts first. */
   waitForSync(signal?: AbortSignal): Promise<void>;
@@ -68,15 +73,20 @@ export function clusterAdmission(options: ClusterAdmissionOptions): ClusterAdmis
   const params = paramSource(client, logger);
   const { authorizer } = options;
   const webhookContext = { namespaces, authorizer };
+  let stopped: Promise<void> | undefined;
+  const stop = () => (stopped ??= Promise.all([...informers.map((i) => i.stop()), params.stop()]).then(() => {}));
+  // Each plugin can stop the set, so a chain that stops every plugin that has `stop` needs no other handle.
+  const owning = <P extends object>(plugin: P): Stoppable<P> => Object.assign(plugin, { stop });
   return {
-    mutating: [mutatingWebhooks(mutating, webhookContext)],
-    validating: [validatingAdmissionPolicy({ policies, bindings, namespaces, params, authorizer }), validatingWebhooks(validating, webhookContext)],
+    mutating: [owning(mutatingWebhooks(mutating, webhookContext))],
+    validating: [
+      owning(validatingAdmissionPolicy({ policies, bindings, namespaces, params, authorizer })),
+      owning(validatingWebhooks(validating, webhookContext)),
+    ],
     hasSynced: () => informers.every((i) => i.hasSynced()),
     async waitForSync(signal) {
       await Promise.all(informers.map((i) => i.waitForSync(signal)));
     },
-    async stop() {
-      await Promise.all([...informers.map((i) => i.stop()), params.stop()]);
-    },
+    stop,
   };
 }
