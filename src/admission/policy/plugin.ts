@@ -92,7 +92,8 @@ export function validatingAdmissionPolicy(options: PolicyPluginOptions): Validat
       const object = a.operation === 'DELETE' ? null : toCel(a.object ?? null);
       const oldObject = toCel(a.oldObject ?? null);
       const authorizer = authorizerFor(a, options.authorizer);
-      let namespace: unknown;
+      // Read once, and only when a binding applies: most requests match no policy.
+      let namespace: Promise<unknown> | undefined;
 
       for (const policy of policies.list().toSorted(byName)) {
         const name = policy.metadata.name!;
@@ -115,14 +116,14 @@ export function validatingAdmissionPolicy(options: PolicyPluginOptions): Validat
             configError(`failed to configure binding: ${error instanceof Error ? error.message : String(error)}`, bindingName);
             continue;
           }
-          namespace ??= a.namespace ? namespaceObject(await namespaces.get(a.namespace)) : null;
+          namespace ??= a.namespace ? namespaces.get(a.namespace).then(namespaceObject) : Promise.resolve(null);
           for (const param of bound) {
             const result = await validate(compiled, failurePolicy, {
               object,
               oldObject,
               request,
               params: toCel(param),
-              namespaceObject: namespace,
+              namespaceObject: await namespace,
               authorizer,
             });
             const actions = binding.spec.validationActions ?? [];
