@@ -2,6 +2,7 @@
 // extends, wired as k8s.io/apiserver's delegating authentication and authorization options wire them.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { clusterAdmission } from '../../admission/cluster.ts';
 import type { AdmissionChain, MutatingAdmissionPlugin, ValidatingAdmissionPlugin } from '../../admission/interface.ts';
 import { namespaceLifecycle } from '../../admission/namespacelifecycle.ts';
 import { chainAuthenticators, requestHeaderAuthenticator, x509Authenticator, type Authenticator } from '../authentication.ts';
@@ -51,16 +52,24 @@ export function startDelegation(kubeConfig: KubeConfig, options: DelegationOptio
   const settings = watchClusterAuthentication(kubeConfig, logger);
   const namespaces = clusterNamespaces(kubeConfig, logger);
   const userCAs = () => options.clientCAOverride?.() ?? settings.current()?.clientCA ?? [];
-  const synced = () => settings.current() !== undefined && namespaces.hasSynced();
+  // One authorizer for requests and for the `authorizer` checks of the cluster's policies and webhook conditions.
+  const authorizer = alwaysAllowPaths(
+    alwaysAllowGroups(cachedAuthorizer(subjectAccessReviewAuthorizer(subjectAccessReviewer(kubeConfig), logger))),
+  );
+  const policies = clusterAdmission({ cluster: kubeConfig, logger, authorizer });
+  const synced = () => settings.current() !== undefined && namespaces.hasSynced() && policies.hasSynced();
   // The plugins cluster mode adds, one line each; a plugin that keeps informers stops with the delegation.
   const admission: { mutating: ClusterPlugin<MutatingAdmissionPlugin>[]; validating: ClusterPlugin<ValidatingAdmissionPlugin>[] } = {
-    mutating: [namespaceLifecycle(namespaces)],
-    validating: [],
+    mutating: [namespaceLifecycle(namespaces), ...policies.mutating],
+    validating: [...policies.validating],
   };
 
   const { namespace, name } = AUTHENTICATION_CONFIGMAP;
   options.health.addReadyCheck(name, () => (settings.current() ? undefined : `ConfigMap ${namespace}/${name} has not been read yet`));
   options.health.addReadyCheck('informer-sync', () => (namespaces.hasSynced() ? undefined : 'the namespace cache is not filled yet'));
+  options.health.addReadyCheck('admission-informers', () =>
+    policies.hasSynced() ? undefined : "the cluster's admission configuration is not read yet",
+  );
 
   return {
     // Upstream's order: the front proxy, client certificates, bearer tokens. Unlike upstream's default, a request
@@ -70,9 +79,7 @@ export function startDelegation(kubeConfig: KubeConfig, options: DelegationOptio
       x509Authenticator({ ca: userCAs }),
       tokenReviewAuthenticator(tokenReviewer(kubeConfig)),
     ]),
-    authorizer: alwaysAllowPaths(
-      alwaysAllowGroups(cachedAuthorizer(subjectAccessReviewAuthorizer(subjectAccessReviewer(kubeConfig), logger))),
-    ),
+    authorizer,
     admission,
     clientCAs: () => [...(settings.current()?.requestHeader?.ca ?? []), ...(options.clientCAOverride ? [] : userCAs())],
     onClientCAsChange: (listener) => settings.onChange(listener),
