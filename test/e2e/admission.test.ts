@@ -4,10 +4,8 @@
 // The first block drives the plugins through clusterAdmission() with attributes built here; the second drives
 // Strongroom through kubectl and the aggregator.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { clusterAdmission, type ClusterAdmission } from '../../src/admission/cluster.ts';
 import { loadClusterConfig } from '../../src/server/delegation/cluster.ts';
@@ -20,9 +18,6 @@ import { kubectlFor, type Kubectl } from './kubectl.ts';
 // The ServiceAccount of apiservice/base, as test/cluster/strongroom.ts signs Strongroom in.
 const SERVICE_ACCOUNT = 'system:serviceaccount:strongroom-system:strongroom';
 const SERVICE_ACCOUNT_GROUPS = ['system:serviceaccounts', 'system:serviceaccounts:strongroom-system'];
-
-const delegationSource = fileURLToPath(new URL('../../src/server/delegation/index.ts', import.meta.url));
-const wired = (await readFile(delegationSource, 'utf8')).includes('clusterAdmission(');
 
 let cluster: StrongroomCluster;
 let kubectl: Kubectl;
@@ -200,7 +195,7 @@ describe('the admission plugins on the cluster’s stored configuration', () => 
   });
 });
 
-describe('kubectl against Strongroom with the cluster’s policies', { skip: !wired && 'the cluster admission plugins are not wired into the server (src/server/delegation/index.ts does not call clusterAdmission)' }, () => {
+describe('kubectl against Strongroom with the cluster’s policies', () => {
   const ns = 'admission-kubectl';
   const manifest = (name: string, spec = 'engine: postgres') =>
     `apiVersion: strongroom.dev/v1alpha1\nkind: Database\nmetadata:\n  name: ${name}\n  namespace: ${ns}\nspec:\n  ${spec}\n`;
