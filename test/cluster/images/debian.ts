@@ -120,16 +120,38 @@ class AptIndex {
     log(`${this.suite}: package index refreshed in ${seconds(started)}`);
   }
 
+  /**
+   * The answer of `compute`, kept under a hash of what determines it: the index's InRelease files (which hold the
+   * hashes of every Packages file) and `inputs`. apt rebuilds its cache for each dpkg status it is given, seconds a
+   * time, so a warm build asks apt nothing.
+   */
+  private async memo(inputs: string[], compute: () => Promise<string[]>): Promise<string[]> {
+    const lists = join(this.dir, "state", "lists");
+    const releases = (await readdir(lists)).filter((file) => file.endsWith("_InRelease")).sort();
+    const key = keyOf([...(await Promise.all(releases.map((file) => fileSha256(join(lists, file))))), ...inputs]);
+    const file = join(this.dir, "resolved", `${key}.json`);
+    if (existsSync(file)) return JSON.parse(await readFile(file, "utf8")) as string[];
+    const answer = await compute();
+    await mkdir(join(this.dir, "resolved"), { recursive: true });
+    await writeFile(file, JSON.stringify(answer));
+    return answer;
+  }
+
   /** `name=version` of every package `apt-get install packages` would add to a system whose dpkg status is `status`. */
   async resolve(packages: string[], status: string): Promise<string[]> {
-    const output = await run("apt-get", [...this.options(status), "--simulate", "install", ...packages]);
-    const versions = [...output.matchAll(/^Inst (\S+) (?:\[[^\]]*\] )?\((\S+)/gm)].map((match) => `${match[1]}=${match[2]}`);
-    return versions.sort();
+    return this.memo(["resolve", await fileSha256(status), ...packages], async () => {
+      const output = await run("apt-get", [...this.options(status), "--simulate", "install", ...packages]);
+      const versions = [...output.matchAll(/^Inst (\S+) (?:\[[^\]]*\] )?\((\S+)/gm)].map((match) => `${match[1]}=${match[2]}`);
+      return versions.sort();
+    });
   }
 
   /** Downloads the packages' .deb files into the shared cache (those missing) and returns their paths there. */
   async download(packages: string[], status: string): Promise<string[]> {
-    const uris = await run("apt-get", [...this.options(status), "--print-uris", "--yes", "install", ...packages]);
+    // --print-uris leaves out what the archives directory already holds: asked with an empty one, it names them all.
+    const none = join(this.dir, "no-archives");
+    await mkdir(join(none, "partial"), { recursive: true });
+    const uris = await run("apt-get", [...this.options(status), `-o=Dir::Cache::archives=${none}`, "--print-uris", "--yes", "install", ...packages]);
     const files = [...uris.matchAll(/^'[^']+' (\S+\.deb) /gm)].map((match) => match[1]!);
     if (files.some((file) => !existsSync(join(this.debs, file)))) {
       await run("apt-get", [...this.options(status), "--download-only", "--yes", "-q", "install", ...packages]);
@@ -138,16 +160,16 @@ class AptIndex {
   }
 
   /** The suite's Priority: required packages: what debootstrap's minbase variant installs, with apt. */
-  async requiredPackages(): Promise<string[]> {
-    const lists = join(this.dir, "state", "lists");
-    const names = new Set<string>(["apt"]);
-    for (const file of await readdir(lists)) {
-      if (!file.endsWith("_Packages")) continue;
-      for (const stanza of (await readFile(join(lists, file), "utf8")).split("\n\n")) {
+  requiredPackages(): Promise<string[]> {
+    return this.memo(["required"], async () => {
+      // dumpavail: apt may keep the lists compressed.
+      const available = await run("apt-cache", [...this.options(this.emptyStatus), "dumpavail"]);
+      const names = new Set<string>(["apt"]);
+      for (const stanza of available.split("\n\n")) {
         if (/^Priority: required$/m.test(stanza)) names.add(/^Package: (\S+)/m.exec(stanza)![1]!);
       }
-    }
-    return [...names].sort();
+      return [...names].sort();
+    });
   }
 }
 
