@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createGunzip } from "node:zlib";
-import { unmountUnder } from "./images/debian.ts";
+import { cachedLayer, unmountUnder } from "./images/debian.ts";
 import { ensureImages, IMAGE_NAMES, type BuiltImage, type ImageName } from "./images/images.ts";
 import { run } from "./images/run.ts";
 
@@ -132,6 +132,25 @@ describe("harness images", { skip: process.getuid?.() === 0 ? false : "building 
     assert.match(images["postgres-15"].ref, /^strongroom\.local\/postgres:15-/);
   });
 
+  it("a failed build leaves no mount and no partial directory behind", async () => {
+    const dir = join(work, "failing-layer");
+    let partial = "";
+    const build = cachedLayer(dir, async (path) => {
+      partial = path;
+      // As a chroot install has them: a mount, and another mounted below it.
+      await mkdir(join(path, "rootfs"));
+      await run("mount", ["-t", "tmpfs", "tmpfs", join(path, "rootfs")]);
+      await mkdir(join(path, "rootfs", "proc"));
+      await run("mount", ["-t", "tmpfs", "tmpfs", join(path, "rootfs", "proc")]);
+      throw new Error("apt-get install failed");
+    });
+    await assert.rejects(build, /apt-get install failed/);
+    assert.notEqual(partial, "");
+    assert.equal((await readFile("/proc/self/mountinfo", "utf8")).includes(partial), false, "still mounted");
+    assert.equal(existsSync(partial), false);
+    assert.equal(existsSync(dir), false);
+  });
+
   for (const major of [15, 17] as const) {
     it(`postgres-${major}: the server's binaries on PATH, the postgres user at 999, initdb and the server work`, async () => {
       await withImage(`postgres-${major}`, async (exec, config) => {
@@ -176,8 +195,9 @@ describe("harness images", { skip: process.getuid?.() === 0 ? false : "building 
       assert.equal(config.config.User, "1000:1000");
       assert.deepEqual(config.config.Cmd.slice(0, 2), ["strongroom", "serve"]);
       assert.match(await exec(["node", "--version"]), /^v24\./);
-      assert.match(await exec(["strongroom", "agent", "--help"]), /strongroom agent backup/);
-      assert.match(await exec(["strongroom", "--help"]), /strongroom serve/);
+      // Usage goes to stderr; exec rejects unless the command exits 0.
+      assert.match(await exec(["sh", "-c", "strongroom agent --help 2>&1"]), /strongroom agent backup/);
+      assert.match(await exec(["sh", "-c", "strongroom --help 2>&1"]), /strongroom serve/);
       for (const tool of ["pg_dump", "pg_restore", "pg_basebackup"]) assert.match(await exec([tool, "--version"]), /\(PostgreSQL\) 17\./, tool);
       assert.match(await exec(["zstd", "--version"]), /Zstandard/);
       assert.match(await exec(["redis-cli", "--version"]), /redis-cli \d/);
