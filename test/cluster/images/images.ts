@@ -5,7 +5,7 @@
 // warm run only hashes and resolves.
 //
 //   npm run images        builds what is missing and prints each image's reference, archive and size
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile, chmod, chown } from "node:fs/promises";
+import { chmod, chown, cp, mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
