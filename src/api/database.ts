@@ -13,6 +13,7 @@ import {
   fieldRequired,
   keyPath,
 } from './field.ts';
+import { engineFor } from '../engines/index.ts';
 import { GROUP, VERSION, type FieldError, type KubeObject } from './meta.ts';
 import { isQuantity, parseQuantity } from './quantity.ts';
 import { describeRestore, restoreForDatabase } from './restore.ts';
@@ -340,13 +341,6 @@ function backupErrors(backup: DatabaseSpec['backup']): FieldError[] {
   return errors;
 }
 
-function parameterErrors(engine: Engine, parameters: Record<string, string> | undefined): FieldError[] {
-  const managed = engineRules[engine].managedParameters;
-  return Object.keys(parameters ?? {})
-    .filter((key) => managed.includes(key))
-    .map((key) => fieldForbidden(keyPath('spec.parameters', key), `${key} is managed by Strongroom`));
-}
-
 /** What the schema cannot say: names, the engine's versions and member counts, quantities, one-of choices, cron. */
 function semanticErrors(db: Database): FieldError[] {
   const spec = db.spec;
@@ -356,7 +350,7 @@ function semanticErrors(db: Database): FieldError[] {
   if (spec.replicas !== undefined) errors.push(...replicaErrors(spec.engine, spec.replicas));
   errors.push(...resourceErrors(spec.resources));
   errors.push(...positiveSize('spec.storage.size', spec.storage?.size));
-  errors.push(...parameterErrors(spec.engine, spec.parameters));
+  if (isEngine(spec.engine)) errors.push(...engineFor(spec.engine).parameterErrors(spec.parameters));
   errors.push(...backupErrors(spec.backup));
   return errors;
 }

@@ -1,5 +1,6 @@
 // What the API knows about each engine: accepted versions, backup methods and the settings Strongroom owns. The
-// engines in src/engines/ build workloads from the same table, so the API never accepts what they cannot run.
+// engines in src/engines/ build workloads from the same table; the Database's validation also asks each engine which
+// parameters it cannot write, so the API never accepts what an engine cannot run.
 import { fieldInvalid, fieldNotSupported } from './field.ts';
 import type { FieldError } from './meta.ts';
 

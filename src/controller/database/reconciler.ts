@@ -173,7 +173,7 @@ export class DatabaseReconciler {
         members: membership.members,
       });
     } catch (err) {
-      // The API validates what the engines check, so this takes a Database stored before a rule existed. Nothing
+      // Admission checks the same engine rules, so only a Database stored before a rule existed gets here. Nothing
       // is retried: the next change of the spec brings the key back.
       if (!(err instanceof StatusError && err.code === 422)) throw err;
       return this.writeStatus(db, databaseStatus({ db, now, statefulSet: observed.statefulSet, published: undefined, invalid: err.message, renderedVersion: choice.version }));
