@@ -84,12 +84,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { engineRules, isEngine, type Engine } from '../api/engine-rules.ts';
+import type { Connection, RestoreTarget } from '../engines/adapter.ts';
+import { ENGINE_NAMES, engineFor, isEngine, type EngineName as Engine } from '../engines/registry.ts';
 import { runBackup } from './backup.ts';
 import { deleteBackup, listBackups } from './catalog.ts';
 import { isCompression } from './compression.ts';
 import { encryptionKey, type EncryptionKey } from './encryption.ts';
-import type { Connection, RestoreTarget } from './engines/adapter.ts';
 import type { BackupId } from './manifest.ts';
 import { inClusterServer, KubernetesStatusReporter, readCa, SERVICE_ACCOUNT_DIR, type StatusReporter } from './reporter.ts';
 import { runRestore } from './restore.ts';
@@ -156,7 +156,7 @@ function need(values: Values, flag: keyof Values): string {
 function engineOf(values: Values, required: boolean): Engine | undefined {
   const engine = values.engine;
   if (engine === undefined && !required) return undefined;
-  if (!isEngine(engine)) throw new UsageError(`--engine: postgres, redis or etcd, not ${engine ?? 'nothing'}`);
+  if (!isEngine(engine)) throw new UsageError(`--engine: ${ENGINE_NAMES.join(', ')}, not ${engine ?? 'nothing'}`);
   return engine;
 }
 
@@ -257,7 +257,7 @@ async function run(command: string, values: Values, io: AgentIO): Promise<unknow
       const engine = engineOf(values, true)!;
       const compression = values.compression ?? 'zstd';
       if (!isCompression(compression)) throw new UsageError(`--compression: zstd, gzip or none, not ${compression}`);
-      const method = values.method ?? engineRules[engine].backupMethods[0];
+      const method = values.method ?? engineFor(engine).backup.methods[0];
       const id = idOf(values);
       return [
         await runBackup({

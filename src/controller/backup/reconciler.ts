@@ -13,7 +13,7 @@
 // an agent Job that deletes the archive first (finalizer strongroom.dev/backup).
 import type { Backup, BackupStatus } from '../../api/backup.ts';
 import type { Database } from '../../api/database.ts';
-import { engineRules } from '../../api/engine-rules.ts';
+import { engineFor } from '../../engines/registry.ts';
 import type { KubeObject, NamespacedName } from '../../api/meta.ts';
 import type { ChildWriter } from '../children.ts';
 import { setCondition } from '../conditions.ts';
@@ -110,7 +110,7 @@ export class BackupReconciler {
       phase: 'Pending',
       jobName: job.metadata.name!,
       engine: db.spec.engine,
-      method: backup.spec.method ?? engineRules[db.spec.engine].backupMethods[0],
+      method: backup.spec.method ?? engineFor(db.spec.engine).backup.methods[0],
       databaseSpec: db.spec,
     };
     const written = await this.writeStatus(backup, status, 'Pending', 'JobCreated', `Job ${job.metadata.name} writes the archive`);

@@ -21,7 +21,7 @@ import { GROUP_VERSION } from '../../api/meta.ts';
 import type { Restore, RestoreStatus } from '../../api/restore.ts';
 import { loadMode, planRestore, type RestorePlan, type RestoreStepName } from '../../api/restore-plan.ts';
 import { childNames, DATA_VOLUME, DATABASE_LABEL } from '../../engines/common.ts';
-import { applicationName } from '../../engines/postgres.ts';
+import { engineFor } from '../../engines/registry.ts';
 import type { AgentAccess } from '../backup/agentaccess.ts';
 import { agentLabelValue, restoreJobs, RESTORE_LABEL, type AgentSettings } from '../backup/agentjob.ts';
 import { agentOutcome } from '../backup/outcome.ts';
@@ -266,13 +266,15 @@ export class RestoreReconciler {
     }
     const observed = observe(this.options.informers, db);
     if (observed.pods.length > 0) return { done: false, message: `waiting for ${observed.pods.length} member pods to stop`, requeueAfter: POLL_MS };
-    // A physical postgres archive goes into member 0 only: replicas that kept their old data directory would stream
-    // from a primary whose history they do not share, so their claims go and they clone the restored primary afresh.
+    // Members the engine does not restore copy the restored ones when they start, which some engines do only on an
+    // empty volume: their claims go, and they clone the restored members afresh.
     const plan = this.plan(restore);
-    if (db.spec.engine === 'postgres' && plan.backup.method === 'basebackup') {
-      const primaryClaim = `${DATA_VOLUME}-${childNames(db).statefulSet}-0`;
+    const engine = engineFor(db.spec.engine);
+    if (plan.backup.method && engine.backup.clearsOtherMembers(plan.backup.method)) {
+      const restored = engine.backup.restoredMembers(plan.backup.method, db.spec.replicas ?? 1);
+      const kept = new Set(Array.from({ length: restored }, (_, ordinal) => `${DATA_VOLUME}-${childNames(db).statefulSet}-${ordinal}`));
       for (const claim of observed.claims) {
-        if (claim.metadata.name !== primaryClaim && claim.metadata.name?.startsWith(`${DATA_VOLUME}-`) && !claim.metadata.deletionTimestamp) {
+        if (!kept.has(claim.metadata.name!) && claim.metadata.name?.startsWith(`${DATA_VOLUME}-`) && !claim.metadata.deletionTimestamp) {
           await this.options.children.delete(claim);
         }
       }
@@ -284,7 +286,8 @@ export class RestoreReconciler {
     const db = await this.target(restore);
     const plan = this.plan(restore);
     const members = db.spec.replicas ?? 1;
-    const role = plan.newDatabase && db.spec.engine === 'postgres' ? applicationName(db) : undefined;
+    const restoreRole = engineFor(db.spec.engine).agent.restoreRole;
+    const role = plan.newDatabase && restoreRole ? restoreRole(db) : undefined;
     const jobs = restoreJobs(restore, backup, db, this.options.agent, { members, ...(role ? { role } : {}) });
     const { informers, children } = this.options;
     const namespace = restore.metadata.namespace!;

@@ -4,10 +4,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { memberRole } from '../../src/engines/common.ts';
-import { applicationName } from '../../src/engines/postgres.ts';
-import { configData, container, database, decoded, envValue, find, podSpec, render } from './fixtures.ts';
-import { runScript } from './scripts.ts';
+import { applicationName } from '../../../src/engines/postgres/render.ts';
+import { memberRole } from '../../../src/engines/replicated.ts';
+import { configData, container, database, decoded, envValue, find, podSpec, render } from '../fixtures.ts';
+import { runScript } from '../scripts.ts';
 
 const conf = (state: ReturnType<typeof render>) => configData(state, 'orders-config')['postgresql.conf'];
 

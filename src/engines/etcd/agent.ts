@@ -8,10 +8,10 @@
 import { access, constants, rm, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import type { Connection, EngineAdapter } from './adapter.ts';
-import { required } from './adapter.ts';
-import { replaceDirectory, stageFile } from '../datadir.ts';
-import { execTool, runTool, type ToolOptions } from '../tool.ts';
+import type { Connection, EngineAdapter } from '../adapter.ts';
+import { required } from '../adapter.ts';
+import { replaceDirectory, stageFile } from '../../agent/datadir.ts';
+import { execTool, runTool, type ToolOptions } from '../../agent/tool.ts';
 
 function toolOptions(connection: Connection, signal?: AbortSignal): ToolOptions {
   // etcdctl reads every flag from ETCDCTL_<FLAG>: the password never appears on its command line.
@@ -34,8 +34,7 @@ async function onPath(command: string): Promise<boolean> {
   return false;
 }
 
-export const etcdAdapter: EngineAdapter = {
-  engine: 'etcd',
+export const adapter: EngineAdapter = {
 
   archiveFormat() {
     return 'db';

@@ -7,7 +7,7 @@
 // First start of a replica: an init container copies the primary with pg_basebackup and marks the copy a standby;
 // primary_conninfo in the shared postgresql.conf (ignored by the primary, which has no standby.signal) makes it stream.
 // Pods start in order (OrderedReady), so the primary is Ready before the first replica copies it.
-import type { Database } from '../api/database.ts';
+import type { Database } from '../../api/database.ts';
 import {
   childNames,
   configFile,
@@ -21,27 +21,28 @@ import {
   execProbe,
   identity,
   memoryLimitBytes,
-  officialImage,
   POD_NAME_ENV,
   probes,
   serviceHost,
   type NamedPort,
-} from './common.ts';
-import { defineEngine, type Renderable } from './define.ts';
-import type { DesiredState, Engine, EngineContext } from './engine.ts';
-import { primaryHost, primaryWithReplicas, replicatedStatefulSet } from './replicated.ts';
+} from '../common.ts';
+import type { Renderable } from '../define.ts';
+import type { DesiredState, EngineContext } from '../engine.ts';
+import { primaryHost, primaryWithReplicas, replicatedStatefulSet } from '../replicated.ts';
 
-const PORT: NamedPort = { name: 'postgres', port: 5432 };
+export const PORT: NamedPort = { name: 'postgres', port: 5432 };
 /** The postgres user of the Debian-based official image. */
-const UID = 999;
+export const UID = 999;
 const DATA_MOUNT = '/var/lib/postgresql/data';
 /** A directory below the mount: initdb wants an empty directory it owns, and a volume's root may hold lost+found. */
-const PGDATA = `${DATA_MOUNT}/pgdata`;
+export const PGDATA_SUBPATH = 'pgdata';
+const PGDATA = `${DATA_MOUNT}/${PGDATA_SUBPATH}`;
 /** The replication password for pg_basebackup and the WAL receiver; libpq reads it only from a file of mode 0600. */
 const PGPASSFILE = `${DATA_MOUNT}/.pgpass`;
 const CONFIG_DIR = '/etc/strongroom';
 const SUPERUSER = 'postgres';
-const REPLICATION_USER = 'replicator';
+/** The role replicas copy and stream from the primary with; pg_hba.conf allows replication connections only to it. */
+export const REPLICATION_USER = 'replicator';
 
 export const POSTGRES_CREDENTIALS = {
   superuser: 'superuser-password',
@@ -53,10 +54,6 @@ export const POSTGRES_CREDENTIALS = {
 /** The application role and database: the Database name with `_` for `-`, so it needs no quoting in SQL. */
 export function applicationName(db: Database): string {
   return identity(db).name.replaceAll('-', '_');
-}
-
-function image(version: string): string {
-  return officialImage('postgres', version);
 }
 
 /** A postgresql.conf string literal: quotes doubled, backslashes and line breaks escaped. */
@@ -118,7 +115,7 @@ touch "$PGDATA.partial/standby.signal"
 mv "$PGDATA.partial" "$PGDATA"
 `;
 
-function render(db: Database, ctx: EngineContext, { version, credentials, passwords }: Renderable): DesiredState {
+export function render(db: Database, ctx: EngineContext, { image, credentials, passwords }: Renderable): DesiredState {
   const names = childNames(db);
   const config = configMap(db, names.config, {
     'postgresql.conf': postgresqlConf(db, ctx),
@@ -138,7 +135,7 @@ function render(db: Database, ctx: EngineContext, { version, credentials, passwo
   });
 
   const common = {
-    image: image(version),
+    image,
     resources: containerResources(db),
     securityContext: CONTAINER_SECURITY_CONTEXT,
   };
@@ -218,16 +215,3 @@ function render(db: Database, ctx: EngineContext, { version, credentials, passwo
     }),
   });
 }
-
-export const postgres: Engine = defineEngine({
-  name: 'postgres',
-  defaultPort: PORT.port,
-  credentialKeys: Object.values(POSTGRES_CREDENTIALS),
-  image,
-  parameters: {
-    keyPattern: /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/,
-    keyDescription: 'a PostgreSQL setting name such as work_mem or pg_stat_statements.max',
-    alsoManaged: ['cluster_name', 'config_file', 'password_encryption', 'primary_conninfo'],
-  },
-  render,
-});
