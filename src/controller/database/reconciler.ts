@@ -155,8 +155,8 @@ export class DatabaseReconciler {
       const message = invalid('Database', GROUP, db.metadata.name!, refused).message;
       return this.writeStatus(db, databaseStatus({ db, now, statefulSet: observed.statefulSet, published: undefined, invalid: message, renderedVersion: choice.version }));
     }
-    // An in-place restore that loads data into the volumes stops the members first (restore/reconciler.ts); etcd
-    // membership stays as recorded meanwhile, since stopped members would look like failed ones.
+    // An in-place restore that loads data into the volumes stops the members first (restore/reconciler.ts); the
+    // recorded membership stays as it is meanwhile, since stopped members would look like failed ones.
     const restoring = db.metadata.annotations?.[RESTORING_ANNOTATION];
     const membership: Membership = !engine.membership
       ? { db, replicas: db.spec.replicas ?? 1 }

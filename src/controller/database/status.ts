@@ -33,7 +33,7 @@ export interface StatusInput {
   refusedVersion?: string;
   /** First-time setup, for engines that have it. */
   init?: { state: InitState; jobName: string };
-  /** etcd: why membership does not match the spec yet. */
+  /** Engines with membership steps: why membership does not match the spec yet. */
   membership?: string;
 }
 

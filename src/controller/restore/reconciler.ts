@@ -7,8 +7,9 @@
 //                   credentials copied, because a volume archive carries the passwords it was made with.
 //   StopDatabase    annotation strongroom.dev/restoring on the Database: its reconciler scales the members to zero;
 //                   the step ends when no member pod is left.
-//   LoadData        the agent Jobs of src/controller/backup/agentjob.ts (one over the network for a postgres dump,
-//                   else one per member volume); each verifies the archive's digest before it changes anything.
+//   LoadData        the agent Jobs of src/controller/backup/agentjob.ts (one over the network when the engine loads
+//                   over a connection, else one per member volume); each verifies the archive's digest before it
+//                   changes anything.
 //   StartDatabase   the annotation goes: the members start on the restored data.
 //   WaitReady       the Database reports Ready.
 // A failed step fails the Restore and says in failureReason what state the database is in and how to go on. Deleting
