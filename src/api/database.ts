@@ -48,6 +48,12 @@ export const DatabaseSpecSchema = Type.Object(
         ).join(', ')}. Supported: ${ENGINE_NAMES.map((e) => `${e} ${engineFor(e).spec.majors.join(', ')}`).join('; ')}. Upgrades go up one major at a time; downgrades are refused.`,
       }),
     ),
+    image: Type.Optional(
+      Type.String({
+        description:
+          "The container image of the members, instead of the one the operator's image catalog names for the version. Any image with the engine's binaries on PATH works: Strongroom states every container's command and runs it as the engine's user (uid and gid 999 for postgres and redis).",
+      }),
+    ),
     replicas: Type.Optional(
       Type.Integer({
         description:
@@ -231,6 +237,7 @@ export const DatabaseStatusSchema = Type.Object(
       Type.String({ description: 'Label selector of the member pods, in string form (for the scale subresource and the HPA).' }),
     ),
     currentVersion: Type.Optional(Type.String({ description: 'The engine version the members run.' })),
+    image: Type.Optional(Type.String({ description: 'The container image the members run: spec.image, or the image catalog\'s for the version.' })),
     endpoints: Type.Optional(
       Type.Object(
         {

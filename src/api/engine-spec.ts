@@ -1,7 +1,8 @@
-// The engine rules of a Database's spec, checked at admission: versions, member counts and parameters, each engine's
-// as it declares them in src/engines/<engine>/ (SpecRules). The Database definition calls `validateEngineSpec`,
-// `engineUpdateErrors` and `applyEngineDefaults`; the engines render only what passed, so a spec they cannot run is
-// answered with 422 at `kubectl apply`, never discovered later by the controller.
+// The engine rules of a Database's spec, checked at admission: versions, the image, member counts and parameters,
+// each engine's as it declares them in src/engines/<engine>/ (SpecRules). The Database definition calls
+// `validateEngineSpec`, `engineUpdateErrors` and `applyEngineDefaults`; the engines render only what passed, so a spec
+// they cannot run is answered with 422 at `kubectl apply`, never discovered later by the controller.
+import { isImageReference } from '../engines/catalog.ts';
 import type { SpecRules } from '../engines/engine.ts';
 import { engineFor, isEngine } from '../engines/registry.ts';
 import { compareMajors, majorOf } from '../engines/versions.ts';
@@ -12,6 +13,7 @@ import type { FieldError } from './meta.ts';
 export interface EngineSpec {
   engine: string;
   version?: string;
+  image?: string;
   replicas?: number;
   parameters?: Record<string, string>;
 }
@@ -54,6 +56,9 @@ export function validateEngineSpec(spec: EngineSpec, path: string): FieldError[]
   const { name, spec: rules } = engineFor(spec.engine);
   const errors: FieldError[] = [];
   if (spec.version !== undefined) errors.push(...versionErrors(name, rules, spec.version, childPath(path, 'version')));
+  if (spec.image !== undefined && !isImageReference(spec.image)) {
+    errors.push(fieldInvalid(childPath(path, 'image'), spec.image, 'must be an image reference such as registry.example/postgres:17.6'));
+  }
   if (spec.replicas !== undefined) errors.push(...replicaErrors(name, rules, spec.replicas, childPath(path, 'replicas')));
   if (spec.parameters) errors.push(...parameterErrors(rules, spec.parameters, childPath(path, 'parameters')));
   return errors;

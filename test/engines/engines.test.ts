@@ -321,6 +321,26 @@ describe('engine status', () => {
 });
 
 describe('engine images and upgrades', () => {
+  for (const engine of ENGINE_NAMES) {
+    it(`${engine}: runs the image the controller passes in every container it renders`, () => {
+      const image = `registry.example/${engine}:hardened`;
+      const state = render(database(engine, { replicas: 3 }), { image });
+      const jobs = [state.initJob, ...(engine === 'etcd' ? [membershipJob(database(engine), { action: 'add', member: 'orders-3' }, { image })] : [])];
+      const specs = [podSpec(state), ...jobs.filter((j) => j !== undefined).map((j) => j!.spec.template.spec)];
+      const images = specs.flatMap((spec: any) => [...(spec.initContainers ?? []), ...spec.containers].map((c: any) => c.image));
+      assert.ok(images.length > 0);
+      assert.deepEqual(new Set(images), new Set([image]));
+    });
+    it(`${engine}: states the command of every container it renders`, () => {
+      const state = render(database(engine, { replicas: 3 }));
+      const containers = [podSpec(state), ...(state.initJob ? [state.initJob.spec.template.spec] : [])].flatMap((spec: any) => [...(spec.initContainers ?? []), ...spec.containers]);
+      for (const c of containers) {
+        assert.ok(Array.isArray(c.command) && c.command.length > 0, `${c.name} has a command`);
+        assert.ok(!c.command[0].includes('/'), `${c.name} calls ${c.command[0]} by name through PATH`);
+      }
+    });
+  }
+
   const images: [string, string, string][] = [
     ['postgres', '17', 'docker.io/library/postgres:17'],
     ['postgres', '16.4', 'docker.io/library/postgres:16.4'],

@@ -57,6 +57,11 @@ const CASES: Case[] = [
     causes: ['FieldValueForbidden spec.parameters[listen-metrics-urls]'],
   },
   {
+    name: 'an image that is no image reference',
+    spec: { engine: 'redis', image: 'registry.example/redis:7.4 --privileged' },
+    causes: ['FieldValueInvalid spec.image'],
+  },
+  {
     name: 'several wrong parameters at once, each with its own cause',
     spec: { engine: 'etcd', version: '3.3', parameters: { 'data-dir': '/tmp', 'Snapshot_Count': '1' } },
     causes: [
@@ -115,5 +120,11 @@ describe('engine rules at admission', () => {
       versions.add(res.json.spec.version);
     }
     assert.equal(versions.size, 3, 'each engine has a default of its own');
+  });
+
+  it('keeps an image named in spec.image', async () => {
+    const res = await t.request('POST', DB_PATH(), { body: database('own-image', 'default', { image: 'registry.example:5000/team/postgres:17.6' }) });
+    assert.equal(res.status, 201, res.text);
+    assert.equal(res.json.spec.image, 'registry.example:5000/team/postgres:17.6');
   });
 });

@@ -104,6 +104,7 @@ export function planMembershipWork(
   recorded: readonly RecordedMember[],
   pods: readonly KubeObject[],
   jobs: readonly KubeObject[],
+  /** The image the members run, which the Job runs too. */
   image?: string,
 ): MembershipPlan {
   const finished: MembershipPlan['finished'] = [];

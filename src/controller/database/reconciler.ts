@@ -22,6 +22,7 @@ import type { Engine, Member } from '../../engines/engine.ts';
 import { engineFor } from '../../engines/registry.ts';
 import { ChildWriter, type ChildChange } from '../children.ts';
 import type { EventInput, EventRecorder } from '../events.ts';
+import { ImageCatalogSource } from '../images.ts';
 import type { OwnObjects } from '../ownobjects.ts';
 import { addFinalizerPatch, FIELD_MANAGER, hasFinalizer, removeFinalizerPatch, setControllerReference } from '../runtime/apply.ts';
 import type { Informer } from '../runtime/cache.ts';
@@ -58,6 +59,8 @@ export interface DatabaseReconcilerOptions {
   events: EventRecorder;
   generatePassword?: () => string;
   now?: () => Date;
+  /** Which image each engine version runs; the engines' defaults when unset. */
+  images?: ImageCatalogSource;
 }
 
 /** What membership handling decided for this reconcile. */
@@ -90,6 +93,7 @@ export class DatabaseReconciler {
   private readonly generatePassword: () => string;
   private readonly now: () => Date;
   private readonly children: ChildWriter;
+  private readonly images: ImageCatalogSource;
 
   constructor(options: DatabaseReconcilerOptions) {
     this.databases = options.databases;
@@ -101,6 +105,7 @@ export class DatabaseReconciler {
     this.generatePassword = options.generatePassword ?? randomPassword;
     this.now = options.now ?? (() => new Date());
     this.children = new ChildWriter(options.client);
+    this.images = options.images ?? new ImageCatalogSource({});
   }
 
   readonly reconcile = async (key: NamespacedName, signal: AbortSignal): Promise<ReconcileResult | void> => {
@@ -158,11 +163,12 @@ export class DatabaseReconciler {
     // An in-place restore that loads data into the volumes stops the members first (restore/reconciler.ts); the
     // recorded membership stays as it is meanwhile, since stopped members would look like failed ones.
     const restoring = db.metadata.annotations?.[RESTORING_ANNOTATION];
+    const image = this.images.imageFor(engine, db, choice.version);
     const membership: Membership = !engine.membership
       ? { db, replicas: db.spec.replicas ?? 1 }
       : restoring
         ? { db, members: withHealth(recordedMembers(db) ?? [], []), replicas: db.spec.replicas ?? 1 }
-        : await this.membership(engine, db, observed, signal);
+        : await this.membership(engine, db, observed, image, signal);
     db = membership.db;
     const replicas = restoring ? 0 : membership.replicas;
     const rendered: Database = { ...db, spec: { ...db.spec, version: choice.version, replicas } };
@@ -173,6 +179,7 @@ export class DatabaseReconciler {
       generatePassword: this.generatePassword,
       statefulSet: observed.statefulSet,
       members: membership.members,
+      image,
     });
 
     const changes = new Map<ChildChange, string[]>();
@@ -203,6 +210,7 @@ export class DatabaseReconciler {
       statefulSet,
       published: desired.status,
       renderedVersion: choice.version,
+      renderedImage: image,
       refusedVersion: choice.refused,
       init,
       membership: membership.progress,
@@ -311,7 +319,7 @@ export class DatabaseReconciler {
    * Records the bootstrap members once they form a cluster, records and removes finished membership Jobs, and
    * starts the Job of the next step towards spec.replicas.
    */
-  private async membership(engine: Engine, db: Database, observed: Observed, signal: AbortSignal): Promise<Membership> {
+  private async membership(engine: Engine, db: Database, observed: Observed, image: string, signal: AbortSignal): Promise<Membership> {
     const hooks = engine.membership!;
     let recorded = recordedMembers(db);
     if (!recorded) {
@@ -320,7 +328,7 @@ export class DatabaseReconciler {
       db = await this.recordMembers(db, formed);
       recorded = formed;
     }
-    const plan = planMembershipWork(hooks, db, recorded, observed.pods, observed.jobs);
+    const plan = planMembershipWork(hooks, db, recorded, observed.pods, observed.jobs, image);
     for (const { job, step, state } of plan.finished) {
       if (state === 'complete') {
         db = await this.recordMembers(db, recordStep(recordedMembers(db)!, step));
