@@ -16,6 +16,8 @@
 //                            [--encryption-key-file F] [--scratch-dir DIR] [--termination-message-path F]
 //   strongroom agent list    --repository R [--namespace NS [--database DB]]
 //   strongroom agent delete  --repository R --namespace NS --database DB --backup NAME
+//   strongroom agent tools   Prints {"tools": {<engine>: [...]}}; exit status 1 when one is not on PATH (the image
+//                            build runs it, so an image without an engine's tools is not built).
 //
 // FLAGS
 //   --engine          postgres | redis | etcd. Required for backup; for restore it is checked against the manifest.
@@ -93,6 +95,7 @@ import { encryptionKey, type EncryptionKey } from './encryption.ts';
 import type { BackupId } from './manifest.ts';
 import { inClusterServer, KubernetesStatusReporter, readCa, SERVICE_ACCOUNT_DIR, type StatusReporter } from './reporter.ts';
 import { runRestore } from './restore.ts';
+import { onPath } from './tool.ts';
 import { FilesystemRepository } from './repository/filesystem.ts';
 import type { Repository } from './repository/repository.ts';
 
@@ -104,6 +107,7 @@ export const AGENT_USAGE = `Usage:
                            (--host H --port P --dbname D [--role R] | --data-dir DIR [--etcd-name N ...]) ...
   strongroom agent list    --repository R [--namespace NS [--database DB]]
   strongroom agent delete  --repository R --namespace NS --database DB --backup NAME
+  strongroom agent tools   (checks that every engine's client tools are on PATH)
 Secrets come from the environment: STRONGROOM_DB_PASSWORD, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 STRONGROOM_ENCRYPTION_KEY, STRONGROOM_REPORT_TOKEN. See src/agent/command.ts for the whole contract.`;
 
@@ -247,7 +251,20 @@ export interface AgentIO {
   signal: AbortSignal;
 }
 
+/** Every registered engine's client tools, found on PATH or not. */
+async function checkTools(): Promise<unknown[]> {
+  const tools: Record<string, string[]> = {};
+  const missing: string[] = [];
+  for (const name of ENGINE_NAMES) {
+    tools[name] = [...engineFor(name).agentTools];
+    for (const tool of tools[name]) if (!(await onPath(tool))) missing.push(`${tool} (${name})`);
+  }
+  if (missing.length > 0) throw new Error(`not on PATH: ${missing.join(', ')}`);
+  return [{ tools }];
+}
+
 async function run(command: string, values: Values, io: AgentIO): Promise<unknown[]> {
+  if (command === 'tools') return checkTools();
   const { env, signal } = io;
   const repository = await openRepository(values, env);
   const scratchDir = values['scratch-dir'] ?? tmpdir();

@@ -176,6 +176,8 @@ export interface Engine {
   readonly agent: AgentNeeds;
   /** The backup agent's side: streams of the engine's data and loading them back. */
   readonly adapter: EngineAdapter;
+  /** The programs the adapter runs, which the agent's image must have on PATH (`strongroom agent tools` checks). */
+  readonly agentTools: readonly string[];
   /** Engines with a primary: the role label each member gets from its pod name (`strongroom.dev/role`). */
   memberRole?(podName: string): string;
   readonly membership?: MembershipHooks;

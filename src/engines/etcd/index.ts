@@ -64,5 +64,7 @@ export const etcd: Engine = defineEngine({
     },
   },
   adapter,
+  // etcdutl restores where it exists (3.5 on); etcdctl does on its own otherwise.
+  agentTools: ['etcdctl'],
   membership: { quorum, plan: planMembership, job: membershipJob },
 });

@@ -62,5 +62,6 @@ export const postgres: Engine = defineEngine({
     restoreRole: applicationName,
   },
   adapter,
+  agentTools: ['psql', 'pg_dump', 'pg_restore', 'pg_basebackup', 'tar'],
   memberRole,
 });

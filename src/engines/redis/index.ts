@@ -43,5 +43,7 @@ export const redis: Engine = defineEngine({
     restore: () => ({ credentialKey: REDIS_CREDENTIALS.password }),
   },
   adapter,
+  // The adapter speaks the replication protocol itself.
+  agentTools: [],
   memberRole,
 });
