@@ -24,7 +24,7 @@ import { ChildWriter, type ChildChange } from '../children.ts';
 import type { EventInput, EventRecorder } from '../events.ts';
 import { ImageCatalogSource } from '../images.ts';
 import type { OwnObjects } from '../ownobjects.ts';
-import { addFinalizerPatch, FIELD_MANAGER, hasFinalizer, removeFinalizerPatch, setControllerReference } from '../runtime/apply.ts';
+import { FIELD_MANAGER, reconcileWithFinalizer, setControllerReference } from '../runtime/apply.ts';
 import type { Informer } from '../runtime/cache.ts';
 import { isStatusError, type KubeClient } from '../runtime/client.ts';
 import type { ReconcileResult } from '../runtime/controller.ts';
@@ -109,30 +109,28 @@ export class DatabaseReconciler {
   }
 
   readonly reconcile = async (key: NamespacedName, signal: AbortSignal): Promise<ReconcileResult | void> => {
-    let db = await this.databases.get(key.namespace, key.name);
+    const db = await this.databases.get(key.namespace, key.name);
     // Gone: its children go with it (garbage collection by owner reference).
     if (!db) return;
-    if (db.metadata.deletionTimestamp) {
-      if (!hasFinalizer(db, DATABASE_FINALIZER)) return;
-      const deletion = {
-        client: this.client,
-        children: this.children,
-        own: this.databases,
-        backups: this.backups,
-        backupCache: this.backupCache,
-        events: this.events,
-        now: this.now,
-      };
-      const result = await cleanup(deletion, db, observe(this.informers, db), signal);
-      if (result?.requeueAfter) return result;
-      const latest = (await this.databases.get(key.namespace, key.name)) ?? db;
-      const patch = removeFinalizerPatch(latest, DATABASE_FINALIZER);
-      if (patch) await this.databases.patch(latest, patch);
-      return;
-    }
-    const patch = addFinalizerPatch(db, DATABASE_FINALIZER);
-    // Going on with the patched object rather than waiting for its watch event saves a round on every new Database.
-    if (patch) db = await this.databases.patch(db, patch);
+    return reconcileWithFinalizer(this.databases, DATABASE_FINALIZER, db, {
+      apply: (live) => this.convergeReporting(live, signal),
+      cleanup: async (deleting) => {
+        const deletion = {
+          client: this.client,
+          children: this.children,
+          own: this.databases,
+          backups: this.backups,
+          backupCache: this.backupCache,
+          events: this.events,
+          now: this.now,
+        };
+        const result = await cleanup(deletion, deleting, observe(this.informers, deleting), signal);
+        return result?.requeueAfter ? { done: false, requeueAfter: result.requeueAfter } : { done: true };
+      },
+    });
+  };
+
+  private async convergeReporting(db: Database, signal: AbortSignal): Promise<ReconcileResult | void> {
     try {
       return await this.converge(db, signal);
     } catch (err) {
@@ -145,7 +143,7 @@ export class DatabaseReconciler {
       }
       throw err;
     }
-  };
+  }
 
   private async converge(db: Database, signal: AbortSignal): Promise<ReconcileResult | void> {
     const observed = observe(this.informers, db);

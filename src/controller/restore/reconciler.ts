@@ -33,7 +33,7 @@ import { observe, podReady, type ChildInformers } from '../database/observed.ts'
 import { RESTORING_ANNOTATION } from '../database/reconciler.ts';
 import type { EventRecorder } from '../events.ts';
 import type { OwnObjects } from '../ownobjects.ts';
-import { addFinalizerPatch, FIELD_MANAGER, hasFinalizer, removeFinalizerPatch, setControllerReference } from '../runtime/apply.ts';
+import { FIELD_MANAGER, reconcileWithFinalizer, setControllerReference } from '../runtime/apply.ts';
 import type { Informer } from '../runtime/cache.ts';
 import { isStatusError, type KubeClient } from '../runtime/client.ts';
 import type { ReconcileResult } from '../runtime/controller.ts';
@@ -69,6 +69,11 @@ class StepFailed extends Error {
   override name = 'StepFailed';
 }
 
+function finished(restore: Restore): boolean {
+  const phase = restore.status?.phase;
+  return phase === 'Completed' || phase === 'Failed';
+}
+
 export class RestoreReconciler {
   private readonly options: RestoreReconcilerOptions;
   private readonly now: () => Date;
@@ -80,15 +85,23 @@ export class RestoreReconciler {
 
   readonly reconcile = async (key: NamespacedName, signal: AbortSignal): Promise<ReconcileResult | void> => {
     const { restores } = this.options;
-    let restore = await restores.get(key.namespace, key.name);
+    const restore = await restores.get(key.namespace, key.name);
     if (!restore) return;
-    if (restore.metadata.deletionTimestamp) return this.finalize(restore, signal);
-    const phase = restore.status?.phase;
-    if (phase === 'Completed' || phase === 'Failed') return;
-    const patch = addFinalizerPatch(restore, RESTORE_FINALIZER);
-    if (patch) restore = await restores.patch(restore, patch);
+    return reconcileWithFinalizer(restores, RESTORE_FINALIZER, restore, {
+      // A finished Restore has nothing left to undo.
+      wanted: (live) => !finished(live),
+      apply: (live) => (finished(live) ? Promise.resolve() : this.start(live, signal)),
+      cleanup: async (deleting) => {
+        await this.finalize(deleting, signal);
+        return { done: true };
+      },
+    });
+  };
 
-    const backup = await this.options.backups.get(key.namespace, restore.spec.backupName);
+  /** Plans a restore that has not started, then works on its steps. */
+  private async start(restore: Restore, signal: AbortSignal): Promise<ReconcileResult | void> {
+    const namespace = restore.metadata.namespace!;
+    const backup = await this.options.backups.get(namespace, restore.spec.backupName);
     if (!restore.status?.steps) {
       if (!backup || backup.status?.phase !== 'Completed') {
         return this.fail(restore, `Backup ${restore.spec.backupName} ${backup ? `is ${backup.status?.phase ?? 'Pending'}, not Completed` : 'does not exist'}`);
@@ -98,7 +111,7 @@ export class RestoreReconciler {
         await this.write(restore, { ...restore.status, phase: 'Pending' }, 'Waiting', `Restore ${busy} of the same database runs first`);
         return { requeueAfter: POLL_MS };
       }
-      const source = await this.options.databases.get(key.namespace, restore.spec.databaseName);
+      const source = await this.options.databases.get(namespace, restore.spec.databaseName);
       const plan = planRestore(restore, backup, source);
       const steps: Step[] = plan.steps.map((step) => ({ name: step.name, phase: 'Pending', message: step.description }));
       const status: RestoreStatus = { ...restore.status, phase: 'Running', startTime: this.now().toISOString(), steps, plan };
@@ -107,7 +120,7 @@ export class RestoreReconciler {
     }
     if (!backup) return this.fail(restore, `Backup ${restore.spec.backupName} was deleted during the restore`);
     return this.advance(restore, backup, signal);
-  };
+  }
 
   /** Works on the current step; moves to the next at once when it finishes. */
   private async advance(restore: Restore, backup: Backup, signal: AbortSignal): Promise<ReconcileResult | void> {
@@ -352,7 +365,6 @@ export class RestoreReconciler {
 
   /** The database this restore stopped starts again, as it is; its Jobs go with it (owner references). */
   private async finalize(restore: Restore, signal: AbortSignal): Promise<void> {
-    if (!hasFinalizer(restore, RESTORE_FINALIZER)) return;
     const plan = restore.status?.plan as RestorePlan | undefined;
     if (plan) {
       for (const job of this.options.informers.Job.list(restore.metadata.namespace).filter((j) => j.metadata.labels?.[RESTORE_LABEL] === agentLabelValue(restore.metadata.name!))) {
@@ -361,9 +373,6 @@ export class RestoreReconciler {
       const db = await this.options.databases.get(restore.metadata.namespace, plan.targetDatabase);
       if (db) await this.release(db, restore);
     }
-    const latest = (await this.options.restores.get(restore.metadata.namespace, restore.metadata.name!)) ?? restore;
-    const patch = removeFinalizerPatch(latest, RESTORE_FINALIZER);
-    if (patch) await this.options.restores.patch(latest, patch);
   }
 
   /** Removes this restore's stop annotation from `db`, if it holds it. */
