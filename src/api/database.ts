@@ -40,7 +40,7 @@ const RetentionCount = (description: string) => Type.Optional(Type.Integer({ des
 
 export const DatabaseSpecSchema = Type.Object(
   {
-    engine: StringEnum(ENGINE_NAMES, { description: `The database engine: ${ENGINE_NAMES.join(', ')}. Cannot be changed.` }),
+    engine: StringEnum(ENGINE_NAMES, { description: `The database engine: ${[ENGINE_NAMES.slice(0, -1).join(', '), ENGINE_NAMES.at(-1)].join(' or ')}. Cannot be changed.` }),
     version: Type.Optional(
       Type.String({
         description: `Engine version: a major (or major.minor for redis and etcd), optionally with a patch. Defaults per engine: ${ENGINE_NAMES.map(
