@@ -3,12 +3,10 @@
 // tool is read only as fast as the repository takes the archive.
 import { PassThrough, Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Engine } from '../api/engine-rules.ts';
-import { engineRules } from '../api/engine-rules.ts';
+import type { Connection } from '../engines/adapter.ts';
+import { engineFor, type EngineName as Engine } from '../engines/registry.ts';
 import { compressor, type Compression } from './compression.ts';
 import { EncryptStream, ENCRYPTION_ALGORITHM, type EncryptionKey } from './encryption.ts';
-import type { Connection } from './engines/adapter.ts';
-import { adapterFor } from './engines/index.ts';
 import {
   archiveKey,
   archiveName,
@@ -118,10 +116,10 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const now = options.now ?? (() => new Date());
   const warn = options.warn ?? (() => {});
   checkBackupId(id);
-  const adapter = adapterFor(options.engine);
-  const method = options.method ?? engineRules[options.engine].backupMethods[0];
-  if (!engineRules[options.engine].backupMethods.includes(method)) {
-    throw new Error(`--method: ${options.engine} backs up with ${engineRules[options.engine].backupMethods.join(' or ')}, not ${method}`);
+  const { adapter, backup } = engineFor(options.engine);
+  const method = options.method ?? backup.methods[0];
+  if (!backup.methods.includes(method)) {
+    throw new Error(`--method: ${options.engine} backs up with ${backup.methods.join(' or ')}, not ${method}`);
   }
 
   const done = await existingBackup(options);

@@ -16,6 +16,8 @@
 //                            [--encryption-key-file F] [--scratch-dir DIR] [--termination-message-path F]
 //   strongroom agent list    --repository R [--namespace NS [--database DB]]
 //   strongroom agent delete  --repository R --namespace NS --database DB --backup NAME
+//   strongroom agent tools   Prints {"tools": {<engine>: [...]}}; exit status 1 when one is not on PATH (the image
+//                            build runs it, so an image without an engine's tools is not built).
 //
 // FLAGS
 //   --engine          postgres | redis | etcd. Required for backup; for restore it is checked against the manifest.
@@ -84,15 +86,16 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { engineRules, isEngine, type Engine } from '../api/engine-rules.ts';
+import type { Connection, RestoreTarget } from '../engines/adapter.ts';
+import { ENGINE_NAMES, engineFor, isEngine, type EngineName as Engine } from '../engines/registry.ts';
 import { runBackup } from './backup.ts';
 import { deleteBackup, listBackups } from './catalog.ts';
 import { isCompression } from './compression.ts';
 import { encryptionKey, type EncryptionKey } from './encryption.ts';
-import type { Connection, RestoreTarget } from './engines/adapter.ts';
 import type { BackupId } from './manifest.ts';
 import { inClusterServer, KubernetesStatusReporter, readCa, SERVICE_ACCOUNT_DIR, type StatusReporter } from './reporter.ts';
 import { runRestore } from './restore.ts';
+import { onPath } from './tool.ts';
 import { FilesystemRepository } from './repository/filesystem.ts';
 import type { Repository } from './repository/repository.ts';
 
@@ -104,6 +107,7 @@ export const AGENT_USAGE = `Usage:
                            (--host H --port P --dbname D [--role R] | --data-dir DIR [--etcd-name N ...]) ...
   strongroom agent list    --repository R [--namespace NS [--database DB]]
   strongroom agent delete  --repository R --namespace NS --database DB --backup NAME
+  strongroom agent tools   (checks that every engine's client tools are on PATH)
 Secrets come from the environment: STRONGROOM_DB_PASSWORD, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 STRONGROOM_ENCRYPTION_KEY, STRONGROOM_REPORT_TOKEN. See src/agent/command.ts for the whole contract.`;
 
@@ -156,7 +160,7 @@ function need(values: Values, flag: keyof Values): string {
 function engineOf(values: Values, required: boolean): Engine | undefined {
   const engine = values.engine;
   if (engine === undefined && !required) return undefined;
-  if (!isEngine(engine)) throw new UsageError(`--engine: postgres, redis or etcd, not ${engine ?? 'nothing'}`);
+  if (!isEngine(engine)) throw new UsageError(`--engine: ${ENGINE_NAMES.join(', ')}, not ${engine ?? 'nothing'}`);
   return engine;
 }
 
@@ -247,7 +251,20 @@ export interface AgentIO {
   signal: AbortSignal;
 }
 
+/** Every registered engine's client tools, found on PATH or not. */
+async function checkTools(): Promise<unknown[]> {
+  const tools: Record<string, string[]> = {};
+  const missing: string[] = [];
+  for (const name of ENGINE_NAMES) {
+    tools[name] = [...engineFor(name).agentTools];
+    for (const tool of tools[name]) if (!(await onPath(tool))) missing.push(`${tool} (${name})`);
+  }
+  if (missing.length > 0) throw new Error(`not on PATH: ${missing.join(', ')}`);
+  return [{ tools }];
+}
+
 async function run(command: string, values: Values, io: AgentIO): Promise<unknown[]> {
+  if (command === 'tools') return checkTools();
   const { env, signal } = io;
   const repository = await openRepository(values, env);
   const scratchDir = values['scratch-dir'] ?? tmpdir();
@@ -257,7 +274,7 @@ async function run(command: string, values: Values, io: AgentIO): Promise<unknow
       const engine = engineOf(values, true)!;
       const compression = values.compression ?? 'zstd';
       if (!isCompression(compression)) throw new UsageError(`--compression: zstd, gzip or none, not ${compression}`);
-      const method = values.method ?? engineRules[engine].backupMethods[0];
+      const method = values.method ?? engineFor(engine).backup.methods[0];
       const id = idOf(values);
       return [
         await runBackup({

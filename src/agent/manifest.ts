@@ -6,7 +6,7 @@
 //
 // The manifest is written last, after the archive is complete: a backup directory without one is an interrupted run
 // and is never listed as a backup.
-import { isEngine, type Engine } from '../api/engine-rules.ts';
+import { ENGINE_NAMES, isEngine, type EngineName as Engine } from '../engines/registry.ts';
 import { compressionSuffix, isCompression, type Compression } from './compression.ts';
 import { ENCRYPTION_ALGORITHM } from './encryption.ts';
 
@@ -85,7 +85,7 @@ export function parseManifest(text: string, key: string): Manifest {
   for (const field of ['namespace', 'database', 'backup', 'engineVersion', 'method', 'archive', 'startedAt', 'createdAt']) {
     if (typeof value?.[field] !== 'string') problems.push(`${field} is missing`);
   }
-  if (!isEngine(value?.engine)) problems.push('engine is not postgres, redis or etcd');
+  if (!isEngine(value?.engine)) problems.push(`engine is not one of ${ENGINE_NAMES.join(', ')}`);
   if (!isCompression(value?.compression)) problems.push('compression is not zstd, gzip or none');
   if (!Number.isSafeInteger(value?.sizeBytes) || value.sizeBytes < 0) problems.push('sizeBytes is not a byte count');
   if (typeof value?.sha256 !== 'string' || !/^[a-f0-9]{64}$/.test(value.sha256)) problems.push('sha256 is not 64 hex digits');

@@ -17,12 +17,11 @@ import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Engine } from '../api/engine-rules.ts';
+import type { RestoreTarget } from '../engines/adapter.ts';
+import { engineFor, type EngineName as Engine } from '../engines/registry.ts';
 import { decompressor } from './compression.ts';
 import { ArchiveCorruptError, DigestStream, verifyDigest } from './digest.ts';
 import { DecryptStream, type EncryptionKey } from './encryption.ts';
-import type { RestoreTarget } from './engines/adapter.ts';
-import { adapterFor } from './engines/index.ts';
 import { archiveKey, checkBackupId, manifestKey, parseManifest, type BackupId, type Manifest } from './manifest.ts';
 import type { Repository } from './repository/repository.ts';
 
@@ -131,7 +130,7 @@ export async function runRestore(options: RestoreOptions): Promise<RestoreResult
   checkBackupId(options.id);
   const manifest = await readManifest(options.repository, options.id);
   checkManifest(manifest, options);
-  const adapter = adapterFor(manifest.engine);
+  const { adapter } = engineFor(manifest.engine);
   adapter.checkTarget(manifest.method, options.target);
 
   const archive = await verifiedArchive(options, manifest);

@@ -3,6 +3,8 @@
 // passwords only through the environment, never on its command line, where any process on the node could read
 // them. A tool that fails fails the backup even when its output ended cleanly.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -107,4 +109,12 @@ export async function toolInput(command: string, args: readonly string[], input:
     input.off('error', kill);
   }
   await exited;
+}
+
+/** Whether `command` is an executable on the agent's PATH, where the tools are looked up. */
+export async function onPath(command: string): Promise<boolean> {
+  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
+    if (dir && (await access(join(dir, command), constants.X_OK).then(() => true, () => false))) return true;
+  }
+  return false;
 }

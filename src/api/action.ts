@@ -3,6 +3,7 @@
 import { Type } from '@sinclair/typebox';
 import { badRequest, invalid } from './errors.ts';
 import { DNS1035_LABEL_PATTERN, fieldInvalid } from './field.ts';
+import { DATABASE_LABEL } from '../engines/common.ts';
 import { GROUP, GROUP_VERSION, type KubeObject, type ObjectMeta } from './meta.ts';
 
 /** A Database name names a Service (DNS-1035) and a StatefulSet, whose revision label leaves it 52 characters. */
@@ -13,8 +14,11 @@ export function DatabaseName(description: string) {
   return Type.String({ description, maxLength: MAX_DATABASE_NAME, pattern: DNS1035_LABEL_PATTERN });
 }
 
-/** The label every Backup and Restore carries, so `-l strongroom.dev/database=orders` lists a database's history. */
-export const DATABASE_LABEL = 'strongroom.dev/database';
+/**
+ * The label every Backup and Restore carries, so `-l strongroom.dev/database=orders` lists a database's history; the
+ * same the engines put on a Database's children.
+ */
+export { DATABASE_LABEL };
 
 /**
  * The object of `kind` a POST to `databases/<db>/<action>` creates: the body's metadata and spec, in the database's

@@ -3,7 +3,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { DatabaseName, objectForDatabase } from './action.ts';
 import type { DatabaseSpec } from './database.ts';
 import type { ResourceDefinition } from './definition.ts';
-import { engineRules, ENGINES, ALL_BACKUP_METHODS, isEngine } from './engine-rules.ts';
+import { ALL_BACKUP_METHODS, ENGINE_NAMES, engineFor, isEngine } from '../engines/registry.ts';
 import { invalid } from './errors.ts';
 import { fieldNotSupported, fieldRequired, immutableFieldErrors } from './field.ts';
 import { GROUP, VERSION, type KubeObject } from './meta.ts';
@@ -18,8 +18,8 @@ export const BackupSpecSchema = Type.Object(
     databaseName: DatabaseName('The Database, in the same namespace, to back up. Cannot be changed.'),
     method: Type.Optional(
       StringEnum(ALL_BACKUP_METHODS, {
-        description: `How the archive is made; each engine has its own methods and the first is its default: ${ENGINES.map(
-          (e) => `${e} (${engineRules[e].backupMethods.join(', ')})`,
+        description: `How the archive is made; each engine has its own methods and the first is its default: ${ENGINE_NAMES.map(
+          (e) => `${e} (${engineFor(e).backup.methods.join(', ')})`,
         ).join(', ')}. Cannot be changed once set.`,
       }),
     ),
@@ -50,7 +50,7 @@ export const BackupStatusSchema = Type.Object(
     ),
     startTime: Type.Optional(Timestamp({ description: 'When the backup Job started writing the archive.' })),
     completionTime: Type.Optional(Timestamp({ description: 'When the backup completed or failed.' })),
-    engine: Type.Optional(StringEnum(ENGINES, { description: 'The engine of the database when it was backed up.' })),
+    engine: Type.Optional(StringEnum(ENGINE_NAMES, { description: 'The engine of the database when it was backed up.' })),
     engineVersion: Type.Optional(Type.String({ description: 'The engine version that wrote the archive; a restore needs the same major or a later one.' })),
     sizeBytes: Type.Optional(Type.Integer({ description: 'Size of the archive in bytes, after compression and encryption.', format: 'int64', minimum: 0 })),
     sha256: Type.Optional(Type.String({ description: 'SHA-256 of the archive as stored, in lower-case hex.', pattern: '^[a-f0-9]{64}$' })),
@@ -114,7 +114,7 @@ export function backupForDatabase(parent: KubeObject, body: KubeObject | undefin
   const engine = parent.spec?.engine;
   backup.spec.trigger ??= 'Manual';
   if (isEngine(engine)) {
-    const methods = engineRules[engine].backupMethods;
+    const methods = engineFor(engine).backup.methods;
     if (backup.spec.method === undefined) backup.spec.method = methods[0];
     else if (!methods.includes(backup.spec.method)) {
       throw invalid('Backup', GROUP, backup.metadata.name ?? '', [fieldNotSupported('spec.method', backup.spec.method, methods)]);

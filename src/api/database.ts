@@ -4,14 +4,14 @@ import { CronExpressionParser } from 'cron-parser';
 import { MAX_DATABASE_NAME } from './action.ts';
 import { backupForDatabase } from './backup.ts';
 import type { ResourceDefinition } from './definition.ts';
-import { compareMajors, engineRules, ENGINES, isEngine, majorOf, versionErrors, type Engine } from './engine-rules.ts';
+import { ENGINE_NAMES, engineFor } from '../engines/registry.ts';
+import { applyEngineDefaults, engineUpdateErrors, validateEngineSpec } from './engine-spec.ts';
 import {
   DNS1123_SUBDOMAIN_PATTERN,
   dns1035LabelErrors,
   fieldForbidden,
   fieldInvalid,
   fieldRequired,
-  keyPath,
 } from './field.ts';
 import { GROUP, VERSION, type FieldError, type KubeObject } from './meta.ts';
 import { isQuantity, parseQuantity } from './quantity.ts';
@@ -40,12 +40,18 @@ const RetentionCount = (description: string) => Type.Optional(Type.Integer({ des
 
 export const DatabaseSpecSchema = Type.Object(
   {
-    engine: StringEnum(ENGINES, { description: 'The database engine: postgres, redis or etcd. Cannot be changed.' }),
+    engine: StringEnum(ENGINE_NAMES, { description: `The database engine: ${[ENGINE_NAMES.slice(0, -1).join(', '), ENGINE_NAMES.at(-1)].join(' or ')}. Cannot be changed.` }),
     version: Type.Optional(
       Type.String({
-        description: `Engine version: a major (or major.minor for redis and etcd), optionally with a patch. Defaults per engine: ${ENGINES.map(
-          (e) => `${e} ${engineRules[e].defaultVersion}`,
-        ).join(', ')}. Supported: ${ENGINES.map((e) => `${e} ${engineRules[e].majors.join(', ')}`).join('; ')}. Upgrades go up one major at a time; downgrades are refused.`,
+        description: `Engine version: a major (or major.minor for redis and etcd), optionally with a patch. Defaults per engine: ${ENGINE_NAMES.map(
+          (e) => `${e} ${engineFor(e).spec.defaultVersion}`,
+        ).join(', ')}. Supported: ${ENGINE_NAMES.map((e) => `${e} ${engineFor(e).spec.majors.join(', ')}`).join('; ')}. Upgrades go up one major at a time; downgrades are refused.`,
+      }),
+    ),
+    image: Type.Optional(
+      Type.String({
+        description:
+          "The container image of the members, instead of the one the operator's image catalog names for the version. Any image with the engine's binaries on PATH works: Strongroom states every container's command and runs it as the engine's user (uid and gid 999 for postgres and redis).",
       }),
     ),
     replicas: Type.Optional(
@@ -54,7 +60,7 @@ export const DatabaseSpecSchema = Type.Object(
           'Number of members: 1 is a single instance; more is a primary with streaming replicas (postgres, redis) or an n-member cluster (etcd, which needs an odd number: 1, 3, 5 or 7).',
         format: 'int32',
         minimum: 1,
-        maximum: Math.max(...ENGINES.map((e) => engineRules[e].maxReplicas)),
+        maximum: Math.max(...ENGINE_NAMES.map((e) => engineFor(e).spec.maxReplicas)),
         default: 1,
       }),
     ),
@@ -83,7 +89,7 @@ export const DatabaseSpecSchema = Type.Object(
     parameters: Type.Optional(
       StringMap({
         description:
-          'Engine configuration (postgresql.conf settings, redis.conf directives, etcd flags without the leading dashes). Settings Strongroom manages itself, such as ports and data directories, are refused.',
+          `Engine configuration (${ENGINE_NAMES.map((e) => `${e}: ${engineFor(e).parametersDescription}`).join('; ')}). Settings Strongroom manages itself, such as ports and data directories, are refused.`,
       }),
     ),
     backup: Type.Optional(
@@ -231,6 +237,7 @@ export const DatabaseStatusSchema = Type.Object(
       Type.String({ description: 'Label selector of the member pods, in string form (for the scale subresource and the HPA).' }),
     ),
     currentVersion: Type.Optional(Type.String({ description: 'The engine version the members run.' })),
+    image: Type.Optional(Type.String({ description: 'The container image the members run: spec.image, or the image catalog\'s for the version.' })),
     endpoints: Type.Optional(
       Type.Object(
         {
@@ -287,17 +294,6 @@ export function cronError(schedule: string): string | undefined {
   }
 }
 
-function replicaErrors(engine: Engine, replicas: number): FieldError[] {
-  const rules = engineRules[engine];
-  if (replicas > rules.maxReplicas) {
-    return [fieldInvalid('spec.replicas', replicas, `${engine} supports at most ${rules.maxReplicas} members`)];
-  }
-  if (rules.oddReplicas && replicas % 2 === 0) {
-    return [fieldInvalid('spec.replicas', replicas, `an ${engine} cluster needs an odd number of members (1, 3, 5 or 7) to keep a quorum`)];
-  }
-  return [];
-}
-
 function resourceErrors(resources: DatabaseSpec['resources']): FieldError[] {
   const errors: FieldError[] = [];
   for (const kind of ['requests', 'limits'] as const) {
@@ -340,28 +336,19 @@ function backupErrors(backup: DatabaseSpec['backup']): FieldError[] {
   return errors;
 }
 
-function parameterErrors(engine: Engine, parameters: Record<string, string> | undefined): FieldError[] {
-  const managed = engineRules[engine].managedParameters;
-  return Object.keys(parameters ?? {})
-    .filter((key) => managed.includes(key))
-    .map((key) => fieldForbidden(keyPath('spec.parameters', key), `${key} is managed by Strongroom`));
-}
-
-/** What the schema cannot say: names, the engine's versions and member counts, quantities, one-of choices, cron. */
+/** What the schema cannot say: names, the engine's rules, quantities, one-of choices, cron. */
 function semanticErrors(db: Database): FieldError[] {
   const spec = db.spec;
   const errors: FieldError[] = [];
   if (db.metadata?.name) errors.push(...dns1035LabelErrors('metadata.name', db.metadata.name, MAX_DATABASE_NAME));
-  if (spec.version !== undefined) errors.push(...versionErrors(spec.engine, spec.version));
-  if (spec.replicas !== undefined) errors.push(...replicaErrors(spec.engine, spec.replicas));
+  errors.push(...validateEngineSpec(spec, 'spec'));
   errors.push(...resourceErrors(spec.resources));
   errors.push(...positiveSize('spec.storage.size', spec.storage?.size));
-  errors.push(...parameterErrors(spec.engine, spec.parameters));
   errors.push(...backupErrors(spec.backup));
   return errors;
 }
 
-/** Immutable engine and storage class, volumes that only grow, and no major downgrade. */
+/** Immutable engine and storage class, volumes that only grow, and the engine's update rules. */
 function updateErrors(next: Partial<DatabaseSpec> | undefined, prev: Partial<DatabaseSpec> | undefined): FieldError[] {
   const errors: FieldError[] = [];
   if (prev?.engine !== undefined && next?.engine !== prev.engine) {
@@ -375,19 +362,7 @@ function updateErrors(next: Partial<DatabaseSpec> | undefined, prev: Partial<Dat
   if (isQuantity(size) && isQuantity(prevSize) && parseQuantity(size) < parseQuantity(prevSize)) {
     errors.push(fieldForbidden('spec.storage.size', `may not be smaller than the current size ${prevSize}: volumes cannot shrink`));
   }
-  const engine = prev?.engine;
-  if (isEngine(engine) && engine === next?.engine && typeof next.version === 'string' && typeof prev?.version === 'string') {
-    const major = majorOf(engine, next.version);
-    const prevMajor = majorOf(engine, prev.version);
-    if (major !== undefined && prevMajor !== undefined && compareMajors(major, prevMajor) < 0) {
-      errors.push(
-        fieldForbidden(
-          'spec.version',
-          `downgrading ${engine} from ${prevMajor} to ${major} is not supported: its data files cannot be read by an older major; restore a backup into a new Database instead`,
-        ),
-      );
-    }
-  }
+  errors.push(...engineUpdateErrors(next, prev, 'spec'));
   return errors;
 }
 
@@ -415,8 +390,7 @@ export const databaseDefinition: ResourceDefinition = {
   namespaced: true,
   ...schemaAndValidation(DatabaseSchema, semanticErrors),
   applyDefaults(obj) {
-    const engine = obj.spec?.engine;
-    if (isEngine(engine) && obj.spec.version === undefined) obj.spec.version = engineRules[engine].defaultVersion;
+    applyEngineDefaults(obj.spec);
   },
   validateUpdate(obj, old) {
     return updateErrors(obj.spec, old.spec);

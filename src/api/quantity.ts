@@ -1,5 +1,9 @@
 // Kubernetes resource quantities ("500m", "1.5Gi", "2", 1e3): the syntax of k8s.io/apimachinery resource.Quantity
 // and its numeric value, precise enough to compare sizes and to derive engine settings.
+//
+// Not @kubernetes/client-node's `quantityToScalar`: it is not exported from the package's entry point, it throws on
+// quantities Kubernetes accepts ("1.5Gi": it converts "1.5" to a BigInt), answers a bigint for binary and large
+// decimal suffixes but a number for the others, and has no syntax check to match the OpenAPI pattern against.
 
 /** The pattern controller-gen puts on `resource.Quantity` fields of CRDs. */
 export const QUANTITY_PATTERN =

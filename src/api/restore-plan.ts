@@ -2,9 +2,9 @@
 // does not serve. Pure, so `?dryRun=All` on databases/restore can answer it and the controller can follow it.
 import { Type, type Static } from '@sinclair/typebox';
 import { DATA_VOLUME } from '../engines/common.ts';
+import { engineFor, isEngine } from '../engines/registry.ts';
 import type { Backup } from './backup.ts';
 import type { COMPRESSIONS, Database } from './database.ts';
-import { engineRules, isEngine } from './engine-rules.ts';
 import type { Restore } from './restore.ts';
 import { StringEnum } from './schema.ts';
 
@@ -61,9 +61,12 @@ export const RestorePlanSchema = Type.Object(
 export type RestorePlan = Static<typeof RestorePlanSchema>;
 type PlanStep = RestorePlan['steps'][number];
 
-/** 'connection' for postgres dump (loaded into the running primary in one transaction; no stop), else 'volumes'. */
+/**
+ * How the engine loads an archive of `method`: 'connection' (into the running primary; no stop) or 'volumes' (into
+ * the stopped members' data volumes). An engine no longer known is taken as 'volumes', which stops the members.
+ */
 export function loadMode(engine: string, method: string): 'connection' | 'volumes' {
-  return engine === 'postgres' && method === 'dump' ? 'connection' : 'volumes';
+  return isEngine(engine) ? engineFor(engine).backup.loadMode(method) : 'volumes';
 }
 
 /**
@@ -77,7 +80,7 @@ export function planRestore(restore: Restore, backup: Backup, source: Database |
   const target = newName ?? sourceName;
   const atBackup = backup.status?.databaseSpec;
   const engine = backup.status?.engine ?? atBackup?.engine ?? source?.spec.engine ?? '';
-  const method = backup.status?.method ?? backup.spec.method ?? (isEngine(engine) ? engineRules[engine].backupMethods[0] : '');
+  const method = backup.status?.method ?? backup.spec.method ?? (isEngine(engine) ? engineFor(engine).backup.methods[0] : '');
   const mode = loadMode(engine, method);
   const members = (newName ? (atBackup?.replicas ?? source?.spec.replicas) : (source?.spec.replicas ?? atBackup?.replicas)) ?? 1;
   const claims = Array.from({ length: members }, (_, ordinal) => `${DATA_VOLUME}-${target}-${ordinal}`);

@@ -7,14 +7,15 @@ const USAGE = `Usage:
   strongroom serve [--bind-address 127.0.0.1] [--secure-port 8443] [--data-dir .strongroom]
                    [--tls-cert-file F --tls-private-key-file F --client-ca-file F] [--log-level info]
                    [--kubeconfig FILE] [--controllers=true] [--leader-elect-resource-namespace strongroom-system]
-                   [--agent-image IMAGE]
+                   [--agent-image IMAGE] [--image-catalog FILE]
                    [--storage sqlite|etcd] [--etcd-servers URL,... [--etcd-prefix /registry/strongroom.dev/]
                     [--etcd-cafile F] [--etcd-certfile F --etcd-keyfile F]]
   strongroom openapi --write DIR
   strongroom rbac [--write FILE]
   strongroom agent backup|restore|list|delete ...   (what backup and restore Jobs run; see agent --help)
 
-Environment: STRONGROOM_BIND_ADDRESS, STRONGROOM_SECURE_PORT, STRONGROOM_DATA_DIR, STRONGROOM_LOG_LEVEL.
+Environment: STRONGROOM_BIND_ADDRESS, STRONGROOM_SECURE_PORT, STRONGROOM_DATA_DIR, STRONGROOM_LOG_LEVEL,
+STRONGROOM_AGENT_IMAGE, STRONGROOM_IMAGE_CATALOG.
 
 serve runs in cluster mode with --kubeconfig, or in a pod (KUBERNETES_SERVICE_HOST and a service-account token):
 authentication (front proxy, client certificates, bearer tokens), authorization and namespaces are then the
@@ -28,7 +29,9 @@ replicas share.
 In cluster mode the replica holding the Lease strongroom-controller (in --leader-elect-resource-namespace) also runs
 the controllers that turn Databases into workloads and run backups and restores; --controllers=false serves the API
 only. Backup and restore Jobs run --agent-image (default: this release's image), which must hold this program as
-\`strongroom\` and the engines' client tools.`;
+\`strongroom\` and the engines' client tools. --image-catalog names the images of each engine version and of the
+agent (YAML: engines: {postgres: {"17": IMAGE}}, agent: IMAGE); the ConfigMap strongroom-images (key catalog.yaml) in
+--leader-elect-resource-namespace overrides it entry by entry. Without either, engines run their official images.`;
 
 async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -45,6 +48,7 @@ async function serve(args: string[]): Promise<void> {
       controllers: { type: 'string', default: 'true' },
       'leader-elect-resource-namespace': { type: 'string' },
       'agent-image': { type: 'string', default: process.env['STRONGROOM_AGENT_IMAGE'] },
+      'image-catalog': { type: 'string', default: process.env['STRONGROOM_IMAGE_CATALOG'] },
       ...STORAGE_OPTIONS,
     },
   });
@@ -68,6 +72,7 @@ async function serve(args: string[]): Promise<void> {
     controllers: values.controllers === 'true',
     leaseNamespace: values['leader-elect-resource-namespace'],
     agentImage: values['agent-image'],
+    imageCatalogFile: values['image-catalog'],
     logLevel: values['log-level'],
   });
   if (server.kubeconfigPath) {

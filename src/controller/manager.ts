@@ -9,6 +9,7 @@ import type { Backup } from '../api/backup.ts';
 import type { Database } from '../api/database.ts';
 import { GROUP, type KubeObject, type NamespacedName } from '../api/meta.ts';
 import type { Restore } from '../api/restore.ts';
+import { IMAGE_CATALOG_CONFIGMAP, type ImageCatalog } from '../engines/catalog.ts';
 import { MANAGED_BY, DATABASE_LABEL } from '../engines/common.ts';
 import type { Registry } from '../registry/registry.ts';
 import { AgentAccess } from './backup/agentaccess.ts';
@@ -17,11 +18,13 @@ import { BackupReconciler } from './backup/reconciler.ts';
 import { ChildWriter } from './children.ts';
 import { DatabaseReconciler } from './database/reconciler.ts';
 import { EventRecorder } from './events.ts';
+import { ImageCatalogSource } from './images.ts';
 import { OwnObjects } from './ownobjects.ts';
 import { KubeConfigClient, type KubeClient } from './runtime/client.ts';
 import type { Informer } from './runtime/cache.ts';
 import { byControllerOwner, byLabel, Controller, keyString, objectKey, type KeyMapper, type Reconcile } from './runtime/controller.ts';
-import { childInformers, type ChildKind } from './runtime/informer.ts';
+import { childInformers, ClusterInformer, type ChildKind } from './runtime/informer.ts';
+import { resourceTypes } from './runtime/kinds.ts';
 import { defaultIdentity, LeaderElector } from './runtime/leaderelection.ts';
 import { StoreInformer } from './runtime/ownwatch.ts';
 import { RestoreReconciler } from './restore/reconciler.ts';
@@ -41,12 +44,11 @@ export interface ControllerManagerOptions {
   identity?: string;
   /** Concurrent reconciles of different Databases. Default 4. */
   workers?: number;
-  /** The image of backup and restore Jobs. Default: this release's image. */
+  /** The image of backup and restore Jobs when the image catalog names none. Default: this release's image. */
   agentImage?: string;
+  /** The catalog file's (--image-catalog); the ConfigMap `strongroom-images` in the lease namespace overrides it. */
+  imageCatalog?: ImageCatalog;
 }
-
-/** The image of this release, which holds the agent and the engines' client tools (apiservice/Dockerfile). */
-export const DEFAULT_AGENT_IMAGE = 'ghcr.io/strongroom/strongroom:v0.1.0';
 
 /** Children the controller creates, found by their controller reference; Pods and claims carry only the label. */
 const OWNED: readonly ChildKind[] = ['StatefulSet', 'Service', 'Secret', 'ConfigMap', 'PodDisruptionBudget', 'NetworkPolicy', 'Job'];
@@ -172,7 +174,28 @@ export class ControllerManager {
     const restores = own<Restore>('restores');
     const events = new EventRecorder({ client, instance: this.elector.identity, logger: this.logger });
     const writer = new ChildWriter(client);
-    const agent: AgentSettings = { image: this.options.agentImage ?? DEFAULT_AGENT_IMAGE, serviceAccountName: AGENT_SERVICE_ACCOUNT };
+    const namespace = this.options.leaseNamespace ?? DEFAULT_LEASE_NAMESPACE;
+    const catalogConfigMaps = new ClusterInformer({
+      client,
+      type: resourceTypes.ConfigMap,
+      namespace,
+      fieldSelector: `metadata.name=${IMAGE_CATALOG_CONFIGMAP}`,
+      logger: this.logger,
+    });
+    const images = new ImageCatalogSource({
+      file: this.options.imageCatalog,
+      configMaps: catalogConfigMaps,
+      namespace,
+      agentImage: this.options.agentImage,
+      logger: this.logger,
+    });
+    // Read at each Job built, so a catalog edit reaches the next backup.
+    const agent: AgentSettings = {
+      get image() {
+        return images.agentImage();
+      },
+      serviceAccountName: AGENT_SERVICE_ACCOUNT,
+    };
     const access = new AgentAccess(client, AGENT_SERVICE_ACCOUNT);
     const workers = this.options.workers ?? 4;
 
@@ -183,12 +206,15 @@ export class ControllerManager {
       client,
       informers: children,
       events,
+      images,
     });
     const databaseController = new Controller({ name: 'database', reconcile: this.measured('database', databaseReconciler.reconcile), workers, logger: this.logger })
       .for(databases.informer)
       .watches(backups.informer, byDatabaseName);
     for (const kind of OWNED) databaseController.watches(children[kind], byControllerOwner(GROUP, 'Database'));
     for (const kind of LABELLED) databaseController.watches(children[kind], byLabel(DATABASE_LABEL));
+    // A catalog change may change the image of every Database.
+    databaseController.watches(catalogConfigMaps, () => databases.informer.list().map(objectKey));
 
     const backupReconciler = new BackupReconciler({
       backups: backups.objects,
@@ -228,7 +254,7 @@ export class ControllerManager {
       .watches(databases.informer, (db) => restoresOf(restores.informer, db.metadata.namespace, (r) => (r.status?.plan as { targetDatabase?: string } | undefined)?.targetDatabase === db.metadata.name));
     for (const kind of LABELLED) restoreController.watches(children[kind], (obj) => restoresOfLabelled(restores.informer, obj));
 
-    const informers = [databases.informer, backups.informer, restores.informer, ...Object.values(children)];
+    const informers = [databases.informer, backups.informer, restores.informer, catalogConfigMaps, ...Object.values(children)];
     for (const informer of informers) informer.start();
     try {
       await Promise.all([databaseController.run(signal), backupController.run(signal), restoreController.run(signal)]);

@@ -2,16 +2,15 @@
 // policy, configuration and connection objects, and the skeleton of the StatefulSet. Maps are built in sorted key
 // order and everything else in a fixed order, so equal input serialises to equal bytes.
 import { createHash } from 'node:crypto';
-import { DATABASE_LABEL } from '../api/action.ts';
 import type { Database } from '../api/database.ts';
-import { engineRules, majorOf, versionErrors, type Engine as EngineName } from '../api/engine-rules.ts';
-import { invalid } from '../api/errors.ts';
-import { fieldForbidden, fieldInvalid, keyPath } from '../api/field.ts';
-import { GROUP, type FieldError, type KubeObject, type ObjectMeta } from '../api/meta.ts';
+import type { KubeObject, ObjectMeta } from '../api/meta.ts';
+// The one value src/engines takes from src/api: a leaf module that imports nothing, so no cycle can pass through it.
 import { parseQuantity } from '../api/quantity.ts';
 import type { EngineContext, UpgradeKind } from './engine.ts';
+import { majorOf, type VersionRules } from './versions.ts';
 
-export { DATABASE_LABEL, versionErrors };
+/** On every child of a Database (and on its Backups and Restores): the Database's name. */
+export const DATABASE_LABEL = 'strongroom.dev/database';
 export const MANAGED_BY = 'strongroom';
 /**
  * Pods carrying `strongroom.dev/client-of: <database>` may reach that database's client port through its
@@ -39,9 +38,6 @@ export interface NamedPort {
   name: string;
   port: number;
 }
-
-/** A role in `strongroom.dev/role` of a postgres or redis member. */
-export type MemberRole = 'primary' | 'replica';
 
 /** The name and namespace of a Database; a Database without them is a programming error, not a user's. */
 export function identity(db: Database): { name: string; namespace: string } {
@@ -77,14 +73,6 @@ export function memberName(db: Database, ordinal: number): string {
 export function ordinalOf(podName: string): number | undefined {
   const match = /-(0|[1-9][0-9]*)$/.exec(podName);
   return match ? Number(match[1]) : undefined;
-}
-
-/**
- * The role label the controller keeps on a postgres or redis member. Ordinal 0 is the primary: it is the member that
- * initialises the data, and every other ordinal starts as its replica, so this holds without asking a running pod.
- */
-export function memberRole(podName: string): MemberRole {
-  return ordinalOf(podName) === 0 ? 'primary' : 'replica';
 }
 
 function sorted<T>(entries: Iterable<[string, T]>): Record<string, T> {
@@ -442,28 +430,7 @@ export function job(db: Database, name: string, component: Component, uid: numbe
   };
 }
 
-/** How an engine writes `spec.parameters`: which keys it can write and which settings it keeps for itself. */
-export interface ParameterRules {
-  engine: EngineName;
-  keyPattern: RegExp;
-  keyDescription: string;
-  /** Settings the engine sets beyond the API's `managedParameters`. */
-  alsoManaged: readonly string[];
-}
-
-export function parameterErrors(parameters: Readonly<Record<string, string>> | undefined, rules: ParameterRules): FieldError[] {
-  const managed = new Set([...engineRules[rules.engine].managedParameters, ...rules.alsoManaged]);
-  const errors: FieldError[] = [];
-  for (const [key, value] of Object.entries(parameters ?? {}).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const field = keyPath('spec.parameters', key);
-    if (managed.has(key)) errors.push(fieldForbidden(field, `${key} is managed by Strongroom`));
-    else if (!rules.keyPattern.test(key)) errors.push(fieldInvalid(field, key, `must be ${rules.keyDescription}`));
-    else if (value.includes('\0')) errors.push(fieldInvalid(field, value, 'must not contain NUL characters'));
-  }
-  return errors;
-}
-
-/** The parameters in key order; call after `parameterErrors` found nothing. */
+/** The parameters in key order. */
 export function sortedParameters(db: Database): [string, string][] {
   return Object.entries(db.spec.parameters ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
 }
@@ -488,30 +455,26 @@ export function configFile(
   ].join('\n');
 }
 
-/** The version of the spec, or the engine's default when the API has not defaulted it (it always does). */
-export function versionOf(db: Database): string {
-  return db.spec.version ?? engineRules[db.spec.engine].defaultVersion;
+/** The version of the spec, or `defaultVersion` when the API has not defaulted it (it always does). */
+export function versionOf(db: Database, defaultVersion: string): string {
+  return db.spec.version ?? defaultVersion;
 }
 
-/** The Docker Official Image of `engine` that runs `version`; throws for a version the API does not accept. */
-export function officialImage(engine: EngineName, version: string): string {
-  const errors = versionErrors(engine, version);
-  if (errors.length > 0) throw new Error(`no ${engine} image for ${version}: ${errors[0]!.message}`);
+/**
+ * The Docker Official Image of `engine` that runs `version`, for a version the API accepted. The official images name
+ * their tags by version exactly as `spec.version` does ("17", "17.2", "7.2.5").
+ */
+export function officialImage(engine: string, version: string): string {
   return `docker.io/library/${engine}:${version}`;
-}
-
-/** Refuses a spec the engine cannot render, as the Invalid Status the API would have answered. */
-export function assertRenderable(db: Database, errors: FieldError[]): void {
-  if (errors.length > 0) throw invalid('Database', GROUP, identity(db).name, errors);
 }
 
 /**
  * The kind of a version change: none when the image stays, minor within a major, major across majors (and whenever
  * either version is malformed, so that nothing unknown is rolled out).
  */
-export function upgradeKind(engine: EngineName, image: (version: string) => string, from: string, to: string): UpgradeKind {
-  const fromMajor = majorOf(engine, from);
-  const toMajor = majorOf(engine, to);
+export function upgradeKind(rules: VersionRules, image: (version: string) => string, from: string, to: string): UpgradeKind {
+  const fromMajor = majorOf(rules, from);
+  const toMajor = majorOf(rules, to);
   if (fromMajor === undefined || toMajor === undefined || fromMajor !== toMajor) return 'major';
   return image(from) === image(to) ? 'none' : 'minor';
 }

@@ -1,10 +1,14 @@
-// The contract between the controller and an engine (postgres, redis, etcd). An engine is pure: from a Database and
-// what the controller observed it computes the objects the cluster should hold. It never calls Kubernetes, reads a
-// clock or draws random numbers itself, so the same input always gives byte-identical output and server-side apply
-// of an unchanged Database is a no-op.
+// The contract between Strongroom and an engine (postgres, redis, etcd): everything engine-specific sits behind it, in
+// src/engines/<engine>/, and the API, the controllers and the agent ask the registry (registry.ts) instead of naming
+// engines. Rendering is pure: from a Database and what the controller observed an engine computes the objects the
+// cluster should hold. It never calls Kubernetes, reads a clock or draws random numbers itself, so the same input
+// always gives byte-identical output and server-side apply of an unchanged Database is a no-op.
+//
+// src/engines imports src/api only for types: the API imports the engines (to validate and describe a Database), so
+// anything else would be an import cycle.
 import type { Database, DatabaseStatus } from '../api/database.ts';
-import type { Engine as EngineName } from '../api/engine-rules.ts';
-import type { FieldError, KubeObject } from '../api/meta.ts';
+import type { KubeObject } from '../api/meta.ts';
+import type { EngineAdapter } from './adapter.ts';
 
 /** What a version change asks of the running members. */
 export type UpgradeKind =
@@ -44,6 +48,8 @@ export interface EngineContext {
   members?: readonly Member[];
   /** The cluster's DNS domain; `cluster.local` when unset. */
   clusterDomain?: string;
+  /** The image the members run, from the image catalog or `spec.image`; the engine's default image when unset. */
+  image?: string;
 }
 
 /** The status fields the engine knows the values of; the controller publishes them. */
@@ -67,17 +73,112 @@ export interface DesiredState {
   status: PublishedStatus;
 }
 
+/** What the API accepts in a Database of the engine; src/api/engine-spec.ts applies these at admission. */
+export interface SpecRules {
+  /** The version a Database gets when it names none. */
+  defaultVersion: string;
+  /** Supported major versions, oldest first. Redis and etcd compatibility is per `major.minor`. */
+  majors: readonly string[];
+  /** Version syntax; the first group is the major. */
+  versionPattern: RegExp;
+  versionExamples: string;
+  /** The most members a Database of this engine may have. */
+  maxReplicas: number;
+  /** Whether the member count must be odd (a quorum-based engine). */
+  oddReplicas: boolean;
+  /** What `spec.parameters` may hold. Every value is also refused with a NUL character, which no engine can write. */
+  parameters: {
+    keyPattern: RegExp;
+    keyDescription: string;
+    /** Settings Strongroom writes itself, or that would undo what it writes; they are refused. */
+    managed: readonly string[];
+  };
+}
+
+/** How backups of the engine are made and loaded. */
+export interface BackupRules {
+  /** Backup methods; the first is the default. */
+  methods: readonly [string, ...string[]];
+  /** 'connection': loaded into the running primary (no stop); 'volumes': into the stopped members' data volumes. */
+  loadMode(method: string): 'connection' | 'volumes';
+  /** For 'volumes': how many of `members` members get the archive (ordinals 0 up); the others copy them. */
+  restoredMembers(method: string, members: number): number;
+  /**
+   * For an in-place 'volumes' restore: whether the claims of the members not restored must be deleted while the
+   * database is stopped, because a member that kept its old data would not follow the restored ones.
+   */
+  clearsOtherMembers(method: string): boolean;
+}
+
+/** Where the agent reaches a database: who it is there and what it names. The host and port come from the caller. */
+export interface AgentConnection {
+  /** The key of the credentials Secret with the password the agent connects with. */
+  credentialKey: string;
+  /** `--username`, when not the agent's default for the engine. */
+  username?: string;
+  /** `--dbname`, for engines with several databases in one server. */
+  dbname?: string;
+}
+
+/** What the agent Jobs of the engine need (src/controller/backup/agentjob.ts builds them). */
+export interface AgentNeeds {
+  /** The engine's user: Jobs that write a member's data volume run as it, so the member can open what they wrote. */
+  uid: number;
+  /** Where the engine keeps its data, relative to the root of a member's data volume ('' for the root itself). */
+  dataSubPath: string;
+  /** How a backup of `method` connects to `db`. */
+  backup(db: Database, method: string): AgentConnection;
+  /** How a 'connection' restore connects to `target`. */
+  restore(target: Database): AgentConnection;
+  /** The role that owns what a restore into a new Database creates, when the engine has roles. */
+  restoreRole?(target: Database): string;
+  /** Extra flags of the restore Job of member `ordinal` of `members` (etcd: the member's identity). */
+  memberArgs?(target: Database, ordinal: number, members: number, ctx: Pick<EngineContext, 'clusterDomain'>): string[];
+}
+
+/** The next membership change, or why there is none to make now. */
+export type MembershipStep =
+  | { action: 'none' }
+  /** Add the member as a non-voting learner; the StatefulSet then starts the member's pod. */
+  | { action: 'add'; member: string }
+  /** The learner becomes a voter. The engine refuses until it has caught up. */
+  | { action: 'promote'; member: string }
+  /** Remove the member; the StatefulSet then deletes its pod and claim. */
+  | { action: 'remove'; member: string }
+  /** A step is due but would now break the quorum or cannot succeed; plan again when members change health. */
+  | { action: 'wait'; reason: string };
+
+/** Engines whose membership the controller changes one step at a time (etcd), with Jobs the engine renders. */
+export interface MembershipHooks {
+  /** How many voters keep the cluster available. */
+  quorum(voters: number): number;
+  /** One step from `members` towards `desired` voters. */
+  plan(db: Database, members: readonly Member[], desired: number): MembershipStep;
+  /** The Job that carries out a step, named `<database>-<action>-<ordinal>`. */
+  job(db: Database, step: Extract<MembershipStep, { member: string }>, ctx?: Pick<EngineContext, 'clusterDomain' | 'image'>): KubeObject;
+}
+
 export interface Engine {
-  readonly name: EngineName;
+  readonly name: string;
+  /** What `spec.parameters` configures, for the API's documentation, e.g. "postgresql.conf settings". */
+  readonly parametersDescription: string;
+  readonly spec: SpecRules;
   /** The port clients connect to. */
   readonly defaultPort: number;
   /** The keys of the credentials Secret, each holding a generated password. */
   readonly credentialKeys: readonly string[];
-  /** The container image that runs `version`; throws for a version the API does not accept. */
-  image(version: string): string;
+  /** The image of `version` when the image catalog names none: the engine's official image. */
+  defaultImage(version: string): string;
   upgradeKind(fromVersion: string, toVersion: string): UpgradeKind;
-  /** What in `spec.parameters` the engine refuses: settings it manages and keys or values it cannot write safely. */
-  parameterErrors(parameters: Readonly<Record<string, string>> | undefined): FieldError[];
-  /** Throws an Invalid StatusError when the spec holds what `parameterErrors` or the version rules refuse. */
+  /** The objects of an admitted Database (src/api/engine-spec.ts has checked its spec). */
   desired(db: Database, ctx: EngineContext): DesiredState;
+  readonly backup: BackupRules;
+  readonly agent: AgentNeeds;
+  /** The backup agent's side: streams of the engine's data and loading them back. */
+  readonly adapter: EngineAdapter;
+  /** The programs the adapter runs, which the agent's image must have on PATH (`strongroom agent tools` checks). */
+  readonly agentTools: readonly string[];
+  /** Engines with a primary: the role label each member gets from its pod name (`strongroom.dev/role`). */
+  memberRole?(podName: string): string;
+  readonly membership?: MembershipHooks;
 }

@@ -4,8 +4,8 @@
 // StatefulSet controller puts on every pod, so it works before any controller or sidecar has looked at a pod.
 // `<database>-ro` selects `strongroom.dev/role: replica`, which the controller keeps on the other members (see
 // `memberRole`); it always exists, and has no endpoints while there are no replicas.
-import type { KubeObject } from '../api/meta.ts';
 import type { Database } from '../api/database.ts';
+import type { KubeObject } from '../api/meta.ts';
 import {
   childNames,
   clientService,
@@ -14,6 +14,7 @@ import {
   memberHost,
   memberName,
   networkPolicy,
+  ordinalOf,
   podDisruptionBudget,
   primarySelector,
   ROLE_LABEL,
@@ -24,6 +25,14 @@ import {
   type StatefulSetParts,
 } from './common.ts';
 import type { DesiredState, EngineContext } from './engine.ts';
+
+/**
+ * The role label the controller keeps on a member (`Engine.memberRole`). Ordinal 0 is the primary: it is the member
+ * that initialises the data, and every other ordinal starts as its replica, so this holds without asking a running pod.
+ */
+export function memberRole(podName: string): 'primary' | 'replica' {
+  return ordinalOf(podName) === 0 ? 'primary' : 'replica';
+}
 
 /** The stable DNS name of the primary (ordinal 0) through the headless Service: where replicas replicate from. */
 export function primaryHost(db: Database, ctx: Pick<EngineContext, 'clusterDomain'>): string {

@@ -1,5 +1,6 @@
 // May this user do this? Authorizers get the attributes k8s.io/apiserver's authorizer.Attributes carry; denials are
 // worded exactly as kube-apiserver words them, since clients and people grep for those messages.
+import { LRUCache } from 'lru-cache';
 import type { UserInfo } from './authentication.ts';
 
 export interface RequestAttributes {
@@ -107,16 +108,15 @@ export interface CacheOptions {
  */
 export function cachedAuthorizer(inner: Authorizer, options: CacheOptions = {}): Authorizer {
   const { allowTTLMs = 10_000, denyTTLMs = 10_000, maxEntries = 8192, now = Date.now } = options;
-  const entries = new Map<string, { decision: Decision; expires: number }>();
+  // ttlResolution 0: every lookup reads the clock, so an entry is never served past its TTL.
+  const entries = new LRUCache<string, Decision>({ max: maxEntries, ttl: allowTTLMs, ttlResolution: 0, perf: { now } });
   return {
     async authorize(attrs) {
       const key = cacheKey(attrs);
       const cached = entries.get(key);
-      if (cached && now() < cached.expires) return cached.decision;
-      entries.delete(key);
+      if (cached) return cached;
       const decision = await inner.authorize(attrs);
-      entries.set(key, { decision, expires: now() + (decision.allowed ? allowTTLMs : denyTTLMs) });
-      if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
+      entries.set(key, decision, { ttl: decision.allowed ? allowTTLMs : denyTTLMs });
       return decision;
     },
   };

@@ -1,6 +1,7 @@
 // Assembles a running Strongroom API server: storage and its watch cache, the registry, identity, and the HTTPS
 // listener. The CLI and the tests start servers through this one function.
 import { mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { resources } from '../api/resources.ts';
 import { builtInAdmission } from '../admission/builtin.ts';
 import { concatChains } from '../admission/chain.ts';
 import type { AdmissionChain } from '../admission/interface.ts';
+import { parseImageCatalog } from '../engines/catalog.ts';
 import { Registry } from '../registry/registry.ts';
 import { WatchCache } from '../storage/cache.ts';
 import type { CompactorOptions } from '../storage/compactor.ts';
@@ -60,6 +62,8 @@ export interface ServerConfig {
    * policies and webhooks): mutating after mutating, validating after validating.
    */
   admission?: Partial<AdmissionChain>;
+  /** A file with the image catalog (src/engines/catalog.ts); read once at start, a bad one fails the start. */
+  imageCatalogFile?: string;
   logLevel?: string;
   /** How often watches with allowWatchBookmarks get a bookmark. */
   bookmarkIntervalMs?: number;
@@ -88,6 +92,8 @@ const CLUSTER_SYNC_TIMEOUT_MS = 10_000;
 export async function startServer(config: ServerConfig): Promise<RunningServer> {
   const logger = config.logger ?? pino({ level: config.logLevel ?? 'info', base: { component: 'strongroom' } });
   mkdirSync(config.dataDir, { recursive: true });
+  // Before anything listens: a catalog that does not parse is a configuration error, not something to serve with.
+  const imageCatalog = config.imageCatalogFile === undefined ? undefined : parseImageCatalog(await readFile(config.imageCatalogFile, 'utf8'), config.imageCatalogFile);
 
   const backend = await openBackend(
     config.etcd
@@ -197,7 +203,15 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
   if (cluster && config.controllers !== false) {
     // Loaded on demand, like the delegation: standalone servers have no cluster to reconcile into.
     const { ControllerManager } = await import('../controller/manager.ts');
-    const manager = new ControllerManager({ cluster, registry, logger, metrics: metrics.registry, leaseNamespace: config.leaseNamespace, agentImage: config.agentImage });
+    const manager = new ControllerManager({
+      cluster,
+      registry,
+      logger,
+      metrics: metrics.registry,
+      leaseNamespace: config.leaseNamespace,
+      agentImage: config.agentImage,
+      imageCatalog,
+    });
     manager.start();
     controllers = manager;
   }

@@ -86,7 +86,7 @@ export function postgresBin(): string {
 }
 
 /** PostgreSQL refuses to run as root: its files and processes belong to the `postgres` system user. */
-function postgresUser(): { uid: number; gid: number } {
+export function postgresUser(): { uid: number; gid: number } {
   const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
   if (!line) throw new Error('no postgres user (apt-get install postgresql)');
   const [, , uid, gid] = line.split(':');

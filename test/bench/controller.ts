@@ -15,7 +15,7 @@ import { applyObject } from '../../src/controller/runtime/apply.ts';
 import { KubeConfigClient, type KubeClient } from '../../src/controller/runtime/client.ts';
 import { resourcePath, resourceTypeOf, resourceTypes, type ResourceType } from '../../src/controller/runtime/kinds.ts';
 import { randomPassword } from '../../src/engines/credentials.ts';
-import { engineFor } from '../../src/engines/index.ts';
+import { engineFor } from '../../src/engines/registry.ts';
 import { httpsRequest } from '../cluster/client.ts';
 import { kubectl } from '../cluster/kubectl.ts';
 import { startStrongroomCluster } from '../cluster/strongroom.ts';

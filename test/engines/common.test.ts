@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { childNames, configHash, decodeData, encodeData, identity, ordinalOf, selectorString } from '../../src/engines/common.ts';
-import { engineFor } from '../../src/engines/index.ts';
+import { engineFor } from '../../src/engines/registry.ts';
 import { database, ENGINE_NAMES } from './fixtures.ts';
 
 describe('engine names', () => {

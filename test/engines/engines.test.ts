@@ -3,14 +3,27 @@
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { StatusError } from '../../src/api/errors.ts';
 import type { KubeObject } from '../../src/api/meta.ts';
 import { CONFIG_HASH_ANNOTATION, selectorLabels } from '../../src/engines/common.ts';
-import { membershipJob } from '../../src/engines/etcd.ts';
-import { engineFor } from '../../src/engines/index.ts';
+import { membershipJob } from '../../src/engines/etcd/membership.ts';
+import { ENGINE_NAMES as REGISTERED, engineFor } from '../../src/engines/registry.ts';
 import { container, database, decoded, ENGINE_NAMES, find, passwordCounter, podSpec, render } from './fixtures.ts';
 
 const MAIN_CONTAINER = { postgres: 'postgres', redis: 'redis', etcd: 'etcd' } as const;
+
+describe('engine registry', () => {
+  it('holds the engines these tests cover, each under its own name', () => {
+    assert.deepEqual(REGISTERED, [...ENGINE_NAMES]);
+    for (const name of REGISTERED) assert.equal(engineFor(name).name, name);
+  });
+  it('gives every engine a default version it supports and a default backup method', () => {
+    for (const name of REGISTERED) {
+      const { spec, backup } = engineFor(name);
+      assert.ok(spec.majors.some((major) => spec.defaultVersion.startsWith(major)), name);
+      assert.ok(backup.methods.length > 0, name);
+    }
+  });
+});
 
 describe('engine children', () => {
   /** postgres and redis: one primary and its replicas (src/engines/replicated.ts). */
@@ -307,29 +320,27 @@ describe('engine status', () => {
   }
 });
 
-describe('engine refusals', () => {
-  const cases: [string, Parameters<typeof database>[1], string][] = [
-    ['a managed postgres setting', { engine: 'postgres', parameters: { port: '6000' } }, 'spec.parameters[port]'],
-    ['a postgres setting Strongroom writes itself', { engine: 'postgres', parameters: { primary_conninfo: 'x' } }, 'spec.parameters[primary_conninfo]'],
-    ['a postgres key that could inject a line', { engine: 'postgres', parameters: { 'work_mem = 1\nport': '1' } }, 'spec.parameters[work_mem = 1\nport]'],
-    ['a redis include', { engine: 'redis', parameters: { include: '/etc/passwd' } }, 'spec.parameters[include]'],
-    ['an etcd flag set on the command line', { engine: 'etcd', parameters: { 'listen-metrics-urls': 'http://x' } }, 'spec.parameters[listen-metrics-urls]'],
-    ['a NUL in a value', { engine: 'redis', parameters: { appendonly: 'ye\0s' } }, 'spec.parameters[appendonly]'],
-    ['an unsupported version', { engine: 'postgres', version: '12' }, 'spec.version'],
-  ];
-  for (const [name, spec, field] of cases) {
-    it(`refuses ${name} with an Invalid Status`, () => {
-      const db = database(spec!.engine!, spec);
-      assert.throws(
-        () => render(db),
-        (e: unknown) => e instanceof StatusError && e.code === 422 && e.reason === 'Invalid' && e.details?.causes?.[0]?.field === field,
-      );
-      assert.equal(engineFor(db.spec.engine).parameterErrors(db.spec.parameters).length, field === 'spec.version' ? 0 : 1);
+describe('engine images and upgrades', () => {
+  for (const engine of ENGINE_NAMES) {
+    it(`${engine}: runs the image the controller passes in every container it renders`, () => {
+      const image = `registry.example/${engine}:hardened`;
+      const state = render(database(engine, { replicas: 3 }), { image });
+      const jobs = [state.initJob, ...(engine === 'etcd' ? [membershipJob(database(engine), { action: 'add', member: 'orders-3' }, { image })] : [])];
+      const specs = [podSpec(state), ...jobs.filter((j) => j !== undefined).map((j) => j!.spec.template.spec)];
+      const images = specs.flatMap((spec: any) => [...(spec.initContainers ?? []), ...spec.containers].map((c: any) => c.image));
+      assert.ok(images.length > 0);
+      assert.deepEqual(new Set(images), new Set([image]));
+    });
+    it(`${engine}: states the command of every container it renders`, () => {
+      const state = render(database(engine, { replicas: 3 }));
+      const containers = [podSpec(state), ...(state.initJob ? [state.initJob.spec.template.spec] : [])].flatMap((spec: any) => [...(spec.initContainers ?? []), ...spec.containers]);
+      for (const c of containers) {
+        assert.ok(Array.isArray(c.command) && c.command.length > 0, `${c.name} has a command`);
+        assert.ok(!c.command[0].includes('/'), `${c.name} calls ${c.command[0]} by name through PATH`);
+      }
     });
   }
-});
 
-describe('engine images and upgrades', () => {
   const images: [string, string, string][] = [
     ['postgres', '17', 'docker.io/library/postgres:17'],
     ['postgres', '16.4', 'docker.io/library/postgres:16.4'],
@@ -342,12 +353,12 @@ describe('engine images and upgrades', () => {
   ];
   for (const [engine, version, image] of images) {
     it(`${engine} ${version} runs ${image}`, () => {
-      assert.equal(engineFor(engine as 'postgres').image(version), image);
+      assert.equal(engineFor(engine as 'postgres').defaultImage(version), image);
     });
   }
-  for (const [engine, version] of [['postgres', '12'], ['redis', '8.0'], ['etcd', '3.3'], ['etcd', 'latest']] as const) {
-    it(`has no image for ${engine} ${version}`, () => {
-      assert.throws(() => engineFor(engine).image(version), /no .* image/);
+  for (const version of ['3.3', 'latest']) {
+    it(`has no etcd release pinned for ${version}`, () => {
+      assert.throws(() => engineFor('etcd').defaultImage(version), /no etcd release is pinned/);
     });
   }
 
@@ -375,10 +386,10 @@ describe('engine images and upgrades', () => {
       const before = find(render(database(engine, { version: version[0] })), 'StatefulSet', 'orders');
       const after = find(render(database(engine, { version: version[1] })), 'StatefulSet', 'orders');
       const images = (sts: KubeObject) => [...(sts.spec.template.spec.initContainers ?? []), ...sts.spec.template.spec.containers].map((c: any) => c.image);
-      assert.ok(images(after).every((image: string) => image === engineFor(engine).image(version[1]!)));
+      assert.ok(images(after).every((image: string) => image === engineFor(engine).defaultImage(version[1]!)));
       // The newer image first: postgres:17 is a prefix of postgres:17.2.
       const strip = (sts: KubeObject) =>
-        JSON.stringify(sts).replaceAll(engineFor(engine).image(version[1]!), 'IMAGE').replaceAll(engineFor(engine).image(version[0]!), 'IMAGE');
+        JSON.stringify(sts).replaceAll(engineFor(engine).defaultImage(version[1]!), 'IMAGE').replaceAll(engineFor(engine).defaultImage(version[0]!), 'IMAGE');
       assert.equal(strip(after), strip(before));
     });
   }

@@ -1,11 +1,11 @@
 // Databases and lookups shared by the engine tests.
 import type { Database, DatabaseSpec } from '../../src/api/database.ts';
-import type { Engine as EngineName } from '../../src/api/engine-rules.ts';
 import type { KubeObject } from '../../src/api/meta.ts';
 import type { DesiredState, EngineContext } from '../../src/engines/engine.ts';
-import { engineFor } from '../../src/engines/index.ts';
+import { engineFor, type EngineName } from '../../src/engines/registry.ts';
 
-export const ENGINE_NAMES: readonly EngineName[] = ['postgres', 'redis', 'etcd'];
+/** The engines these tests know, as a literal list: the registry must hold exactly these (engines.test.ts). */
+export const ENGINE_NAMES = ['postgres', 'redis', 'etcd'] as const;
 
 export function database(engine: EngineName, spec: Partial<DatabaseSpec> = {}, name = 'orders'): Database {
   return {

@@ -143,7 +143,8 @@ describe('cachedAuthorizer', () => {
   }
 
   it('answers repeated identical requests from the cache until the TTL passes', async () => {
-    let clock = 0;
+    const start = 1_000_000;
+    let clock = start;
     const { inner, calls } = counting((a) => ({ allowed: a.verb === 'get' }));
     const authorizer = cachedAuthorizer(inner, { allowTTLMs: 10_000, denyTTLMs: 5_000, now: () => clock });
     const allowed = resource();
@@ -151,15 +152,15 @@ describe('cachedAuthorizer', () => {
 
     assert.equal((await authorizer.authorize(allowed)).allowed, true);
     assert.equal((await authorizer.authorize(denied)).allowed, false);
-    clock = 4_999;
+    clock = start + 5_000;
     await authorizer.authorize(allowed);
     await authorizer.authorize(denied);
     assert.equal(calls.length, 2, 'both from the cache');
-    clock = 5_000;
+    clock = start + 5_001;
     await authorizer.authorize(allowed);
     await authorizer.authorize(denied);
     assert.equal(calls.length, 3, 'the denial expired first');
-    clock = 10_000;
+    clock = start + 10_001;
     await authorizer.authorize(allowed);
     assert.equal(calls.length, 4);
   });

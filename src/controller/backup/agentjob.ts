@@ -9,9 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Backup } from '../../api/backup.ts';
 import type { Database, DatabaseSpec } from '../../api/database.ts';
-import { engineRules, isEngine, type Engine } from '../../api/engine-rules.ts';
 import type { KubeObject } from '../../api/meta.ts';
-import { loadMode } from '../../api/restore-plan.ts';
 import type { Restore } from '../../api/restore.ts';
 import {
   BACKUP_AGENT_ROLE,
@@ -22,16 +20,12 @@ import {
   DATA_VOLUME,
   DATABASE_LABEL,
   MANAGED_BY,
-  memberHost,
-  memberName,
   podSecurityContext,
   ROLE_LABEL,
   serviceHost,
 } from '../../engines/common.ts';
-import { ETCD_CREDENTIALS } from '../../engines/etcd.ts';
-import { engineFor } from '../../engines/index.ts';
-import { applicationName, POSTGRES_CREDENTIALS } from '../../engines/postgres.ts';
-import { REDIS_CREDENTIALS } from '../../engines/redis.ts';
+import type { AgentConnection, Engine } from '../../engines/engine.ts';
+import { engineFor, isEngine } from '../../engines/registry.ts';
 
 export const AGENT_SERVICE_ACCOUNT = 'strongroom-backup-agent';
 /** On backup and archive-delete Jobs and their pods: the Backup they work for (the Backup controller watches it). */
@@ -69,25 +63,6 @@ const BACKUP_DEADLINE_SECONDS = 21_600;
 /** Requests only: the agent streams and needs little, and a memory limit would kill a large dump or load halfway. */
 const RESOURCES = { requests: { cpu: '100m', memory: '128Mi' } };
 
-/**
- * How the agent gets at each engine: where the engine keeps its data on the member's volume and the user it runs as,
- * as src/engines/<engine>.ts render them (the tests hold the two together), so that what the agent writes there the
- * member can open; and the key of the credentials Secret with the password the agent connects with.
- */
-const ENGINE_ACCESS: Readonly<Record<Engine, { uid: number; dataDir: string; credentialKey: string }>> = {
-  // PGDATA is a directory below the mount (initdb wants an empty one); the superuser dumps and loads.
-  postgres: { uid: 999, dataDir: `${DATA_MOUNT}/pgdata`, credentialKey: POSTGRES_CREDENTIALS.superuser },
-  // Redis's `dir` is the mount itself.
-  redis: { uid: 999, dataDir: DATA_MOUNT, credentialKey: REDIS_CREDENTIALS.password },
-  etcd: { uid: 65532, dataDir: `${DATA_MOUNT}/data`, credentialKey: ETCD_CREDENTIALS.root },
-};
-/**
- * pg_basebackup needs a replication connection, which the engine's pg_hba.conf allows only to this role (the one
- * replicas copy the primary with); the superuser would be refused.
- */
-const POSTGRES_REPLICATION_USER = 'replicator';
-const ETCD_PEER_PORT = 2380;
-
 function sorted(entries: [string, string][]): Record<string, string> {
   return Object.fromEntries(entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
@@ -112,11 +87,6 @@ export function agentJobName(base: string, suffix: string): string {
  */
 export function agentLabelValue(name: string): string {
   return shortened(name, MAX_NAME);
-}
-
-/** What loading a backup of `method` needs: 'connection' (postgres dump) or 'volumes' (the members must be stopped). */
-export function restoreMode(engine: string, method: string): 'connection' | 'volumes' {
-  return loadMode(engine, method);
 }
 
 /** A volume with its mount in the agent container. */
@@ -263,28 +233,39 @@ function agentJob(parts: JobParts, settings: AgentSettings): KubeObject {
 /** The engine and method a Backup's archive was made with, as recorded when its Job was created. */
 function recordedArchive(backup: Backup): { spec: DatabaseSpec; engine: Engine; method: string } {
   const spec = backup.status?.databaseSpec;
-  const engine = backup.status?.engine ?? spec?.engine;
-  if (!spec || !isEngine(engine)) {
+  const name = backup.status?.engine ?? spec?.engine;
+  if (!spec || !isEngine(name)) {
     throw new Error(`Backup ${backup.metadata.namespace}/${backup.metadata.name} records no status.databaseSpec: where its archive is is unknown`);
   }
-  return { spec, engine, method: backup.status?.method ?? backup.spec.method ?? engineRules[engine].backupMethods[0] };
+  const engine = engineFor(name);
+  return { spec, engine, method: backup.status?.method ?? backup.spec.method ?? engine.backup.methods[0] };
+}
+
+/** The agent's flags and password for `connection` to the client Service of `db`. */
+function connectionAccess(engine: Engine, db: Database, connection: AgentConnection, settings: AgentSettings) {
+  return {
+    args: [
+      '--host', serviceHost(db, childNames(db).client, settings),
+      '--port', String(engine.defaultPort),
+      ...(connection.username ? ['--username', connection.username] : []),
+      ...(connection.dbname ? ['--dbname', connection.dbname] : []),
+    ],
+    env: [credentialEnv(db, 'STRONGROOM_DB_PASSWORD', connection.credentialKey)],
+  };
 }
 
 /** The Job that writes the archive of `backup`: reads from the live `db` (at creation time), reports to the Backup's status in-cluster. */
 export function backupJob(db: Database, backup: Backup, settings: AgentSettings): KubeObject {
-  const engine = db.spec.engine;
-  const method = backup.spec.method ?? engineRules[engine].backupMethods[0];
+  const engine = engineFor(db.spec.engine);
+  const method = backup.spec.method ?? engine.backup.methods[0];
   const name = db.metadata.name!;
   const repository = repositoryAccess(db.spec, name);
   const encryption = encryptionAccess(db.spec);
-  const basebackup = engine === 'postgres' && method === 'basebackup';
+  const connection = connectionAccess(engine, db, engine.agent.backup(db, method), settings);
   const args = [
-    '--engine', engine,
+    '--engine', engine.name,
     '--method', method,
-    '--host', serviceHost(db, childNames(db).client, settings),
-    '--port', String(engineFor(engine).defaultPort),
-    ...(basebackup ? ['--username', POSTGRES_REPLICATION_USER] : []),
-    ...(engine === 'postgres' && !basebackup ? ['--dbname', applicationName(db)] : []),
+    ...connection.args,
     ...repository.args,
     ...archiveIdArgs(backup),
     ...(db.metadata.uid ? ['--database-uid', db.metadata.uid] : []),
@@ -294,7 +275,6 @@ export function backupJob(db: Database, backup: Backup, settings: AgentSettings)
     '--scratch-dir', SCRATCH_MOUNT,
     '--report-to', 'in-cluster',
   ];
-  const credentialKey = basebackup ? POSTGRES_CREDENTIALS.replication : ENGINE_ACCESS[engine].credentialKey;
   return agentJob(
     {
       name: agentJobName(backup.metadata.name!, 'backup'),
@@ -304,7 +284,7 @@ export function backupJob(db: Database, backup: Backup, settings: AgentSettings)
       owner: [BACKUP_LABEL, backup.metadata.name!],
       command: 'backup',
       args,
-      env: [credentialEnv(db, 'STRONGROOM_DB_PASSWORD', credentialKey)],
+      env: connection.env,
       envFrom: repository.envFrom,
       mounted: [...repository.mounted, SCRATCH, ...encryption.mounted],
       uid: AGENT_UID,
@@ -343,40 +323,17 @@ export function archiveDeleteJob(backup: Backup, settings: AgentSettings): KubeO
   );
 }
 
-/** The etcd flags of member `ordinal` of a `members`-member cluster restored into `target`, as its StatefulSet names it. */
-function etcdMemberArgs(target: Database, ordinal: number, members: number, settings: AgentSettings): string[] {
-  const peerURL = (member: string) => `http://${memberHost(target, member, settings)}:${ETCD_PEER_PORT}`;
-  const names = Array.from({ length: members }, (_, i) => memberName(target, i));
-  const { name, namespace } = target.metadata;
-  return [
-    '--etcd-name', names[ordinal]!,
-    '--etcd-initial-cluster', names.map((member) => `${member}=${peerURL(member)}`).join(','),
-    '--etcd-initial-advertise-peer-urls', peerURL(names[ordinal]!),
-    // The engine's ETCD_INITIAL_CLUSTER_TOKEN, so the restored cluster is the one the members expect.
-    '--etcd-initial-cluster-token', target.metadata.uid ?? `${namespace}/${name}`,
-  ];
-}
-
 /**
- * The Jobs that load `backup` into `target` for `restore`: one Job over the network for the postgres `dump` method
- * (into target's client Service; pass `role` = the target's application role when the target is a new Database),
- * otherwise one Job per member, each mounting that member's data claim `data-<target>-<ordinal>` (etcd: with
- * --etcd-name/--etcd-initial-cluster/--etcd-initial-advertise-peer-urls/--etcd-initial-cluster-token for `members`
- * members; redis and postgres basebackup: member 0 only — see below what happens to the other members).
- * Repository, encryption, engine and method come from backup.status.databaseSpec / backup.status / backup.spec,
- * never from target's spec.
+ * The Jobs that load `backup` into `target` for `restore`. For an engine that loads over a connection, one Job into
+ * target's client Service (pass `role`, the engine's `restoreRole` of the target, when the target is a new Database);
+ * for one that loads into volumes, one Job per member the engine restores (`BackupRules.restoredMembers` of
+ * `members`), each mounting that member's data claim `data-<target>-<ordinal>` with the engine's `memberArgs`; the
+ * other members copy the restored ones when they start. Repository, encryption, engine and method come from
+ * backup.status.databaseSpec / backup.status / backup.spec, never from target's spec.
  *
  * No deadline: a load stopped halfway leaves a stopped database with partly written volumes, which is worse than a
  * slow one; deleting the Restore stops it. Retries are safe: the agent checks the digest before it changes anything,
- * a dump loads in one transaction and a data directory is swapped in whole.
- *
- * Redis and postgres basebackup restore ordinal 0, the primary, only; the replicas copy it when they start:
- * - redis: a replica starting on its old data finds a replication history unknown to the restored primary and
- *   resynchronises in full, which replaces its data (it may answer with its old data until then);
- * - postgres: a replica whose volume is empty (every replica of a new Database) copies the primary with
- *   pg_basebackup. One that still holds a data directory keeps it and streams from a primary of another system,
- *   which fails, while it serves its old data read-only: the replicas' claims of an in-place restore must be
- *   emptied (deleted) while the database is stopped.
+ * a load over a connection runs in one transaction and a data directory is swapped in whole.
  */
 export function restoreJobs(
   restore: Restore,
@@ -391,7 +348,7 @@ export function restoreJobs(
   const repository = repositoryAccess(spec, backup.spec.databaseName);
   const encryption = encryptionAccess(spec);
   const common = [
-    '--engine', engine,
+    '--engine', engine.name,
     ...repository.args,
     ...archiveIdArgs(backup),
     '--sha256', sha256,
@@ -416,29 +373,24 @@ export function restoreJobs(
       settings,
     );
 
-  if (restoreMode(engine, method) === 'connection') {
-    const args = [
-      ...common,
-      '--host', serviceHost(target, childNames(target).client, settings),
-      '--port', String(engineFor(engine).defaultPort),
-      '--dbname', applicationName(target),
-      ...(options.role ? ['--role', options.role] : []),
-    ];
-    const env = [credentialEnv(target, 'STRONGROOM_DB_PASSWORD', ENGINE_ACCESS[engine].credentialKey)];
-    return [job('restore', { args, env, mounted: [], uid: AGENT_UID })];
+  if (engine.backup.loadMode(method) === 'connection') {
+    const connection = connectionAccess(engine, target, engine.agent.restore(target), settings);
+    const args = [...common, ...connection.args, ...(options.role ? ['--role', options.role] : [])];
+    return [job('restore', { args, env: connection.env, mounted: [], uid: AGENT_UID })];
   }
 
-  const members = engine === 'etcd' ? options.members : 1;
+  const members = engine.backup.restoredMembers(method, options.members);
+  const { uid, dataSubPath, memberArgs } = engine.agent;
   return Array.from({ length: members }, (_, ordinal) =>
     job(`restore-${ordinal}`, {
       args: [
         ...common,
-        '--data-dir', ENGINE_ACCESS[engine].dataDir,
-        ...(engine === 'etcd' ? etcdMemberArgs(target, ordinal, members, settings) : []),
+        '--data-dir', dataSubPath ? `${DATA_MOUNT}/${dataSubPath}` : DATA_MOUNT,
+        ...(memberArgs ? memberArgs(target, ordinal, members, settings) : []),
       ],
       env: [],
       mounted: [dataVolume(`${DATA_VOLUME}-${childNames(target).statefulSet}-${ordinal}`)],
-      uid: ENGINE_ACCESS[engine].uid,
+      uid,
     }),
   );
 }

@@ -13,13 +13,13 @@
 // an agent Job that deletes the archive first (finalizer strongroom.dev/backup).
 import type { Backup, BackupStatus } from '../../api/backup.ts';
 import type { Database } from '../../api/database.ts';
-import { engineRules } from '../../api/engine-rules.ts';
+import { engineFor } from '../../engines/registry.ts';
 import type { KubeObject, NamespacedName } from '../../api/meta.ts';
 import type { ChildWriter } from '../children.ts';
 import { setCondition } from '../conditions.ts';
 import type { EventRecorder } from '../events.ts';
 import type { OwnObjects } from '../ownobjects.ts';
-import { addFinalizerPatch, hasFinalizer, removeFinalizerPatch, setControllerReference } from '../runtime/apply.ts';
+import { reconcileWithFinalizer, setControllerReference, type Cleanup } from '../runtime/apply.ts';
 import type { Informer } from '../runtime/cache.ts';
 import { isStatusError, type KubeClient } from '../runtime/client.ts';
 import { resourcePath, resourceTypes } from '../runtime/kinds.ts';
@@ -65,13 +65,17 @@ export class BackupReconciler {
 
   readonly reconcile = async (key: NamespacedName, signal: AbortSignal): Promise<ReconcileResult | void> => {
     const { backups } = this.options;
-    let backup = await backups.get(key.namespace, key.name);
+    const backup = await backups.get(key.namespace, key.name);
     if (!backup) return;
-    if (backup.metadata.deletionTimestamp) return this.finalize(backup, signal);
-    const patch = addFinalizerPatch(backup, BACKUP_FINALIZER);
-    if (patch) backup = await backups.patch(backup, patch);
+    return reconcileWithFinalizer(backups, BACKUP_FINALIZER, backup, {
+      apply: (live) => this.run(live, signal),
+      cleanup: (deleting) => this.finalize(deleting, signal),
+    });
+  };
+
+  private async run(backup: Backup, signal: AbortSignal): Promise<ReconcileResult | void> {
     const phase = backup.status?.phase;
-    const job = this.options.jobs.get(key.namespace, backupJobName(backup));
+    const job = this.options.jobs.get(backup.metadata.namespace, backupJobName(backup));
     if (phase === 'Completed' || phase === 'Failed') {
       // The record of a completed backup is the Backup; a failed one keeps its Job for the pod's logs.
       if (phase === 'Completed' && job) await this.options.children.delete(job, signal);
@@ -82,7 +86,7 @@ export class BackupReconciler {
     // Created, but the cache may not have caught up with our own write yet: ask the API before calling it gone.
     const live = await this.liveJob(backup, signal);
     return live ? this.follow(backup, live) : this.jobVanished(backup);
-  };
+  }
 
   /** Creates the Job once the Database has a ready member. */
   private async start(backup: Backup, signal: AbortSignal): Promise<ReconcileResult | void> {
@@ -110,7 +114,7 @@ export class BackupReconciler {
       phase: 'Pending',
       jobName: job.metadata.name!,
       engine: db.spec.engine,
-      method: backup.spec.method ?? engineRules[db.spec.engine].backupMethods[0],
+      method: backup.spec.method ?? engineFor(db.spec.engine).backup.methods[0],
       databaseSpec: db.spec,
     };
     const written = await this.writeStatus(backup, status, 'Pending', 'JobCreated', `Job ${job.metadata.name} writes the archive`);
@@ -184,9 +188,8 @@ export class BackupReconciler {
    * In a namespace being deleted no Job can start: the archive is left (a claim goes with the namespace; an object
    * store keeps it) and an Event says where.
    */
-  private async finalize(backup: Backup, signal: AbortSignal): Promise<ReconcileResult | void> {
-    if (!hasFinalizer(backup, BACKUP_FINALIZER)) return;
-    const { jobs, children, events, backups } = this.options;
+  private async finalize(backup: Backup, signal: AbortSignal): Promise<Cleanup> {
+    const { jobs, children, events } = this.options;
     const namespace = backup.metadata.namespace;
     const running = jobs.get(namespace, backupJobName(backup));
     if (running) await children.delete(running, signal);
@@ -197,7 +200,7 @@ export class BackupReconciler {
         try {
           await this.options.access.ensure(namespace!, signal);
           await children.apply(setControllerReference(deletion, backup), undefined, signal);
-          return;
+          return { done: false };
         } catch (err) {
           if (!namespaceTerminating(err)) throw err;
           const where = backup.status.location ?? 'the repository';
@@ -205,7 +208,7 @@ export class BackupReconciler {
         }
       } else {
         const outcome = agentOutcome(job, this.options.pods.list(namespace));
-        if (outcome.state === 'running') return;
+        if (outcome.state === 'running') return { done: false };
         if (outcome.state === 'failed') {
           await events.record(backup, {
             type: 'Warning',
@@ -214,13 +217,11 @@ export class BackupReconciler {
             note: `${outcome.failure}; trying again. Remove the finalizer ${BACKUP_FINALIZER} to give up and leave the archive.`,
           });
           await children.delete(job, signal);
-          return { requeueAfter: RETRY_DELETE_MS };
+          return { done: false, requeueAfter: RETRY_DELETE_MS };
         }
       }
     }
-    const latest = (await backups.get(namespace, backup.metadata.name!)) ?? backup;
-    const patch = removeFinalizerPatch(latest, BACKUP_FINALIZER);
-    if (patch) await backups.patch(latest, patch);
+    return { done: true };
   }
 }
 

@@ -1,4 +1,5 @@
-// etcd membership as the controller records and changes it (see src/engines/etcd.ts for the rules).
+// Membership as the controller records and changes it, for engines with `MembershipHooks` (etcd; see
+// src/engines/etcd/membership.ts for its rules).
 //
 // The record is the annotation `strongroom.dev/etcd-members` on the Database: the member names and which are learners,
 // as JSON. It is written once the bootstrap members have formed a cluster, and after each membership Job succeeds.
@@ -11,8 +12,7 @@
 import type { Database } from '../../api/database.ts';
 import type { KubeObject } from '../../api/meta.ts';
 import { memberName, ordinalOf } from '../../engines/common.ts';
-import type { Member } from '../../engines/engine.ts';
-import { membershipJob, planMembership, quorum, type MembershipStep } from '../../engines/etcd.ts';
+import type { Member, MembershipHooks, MembershipStep } from '../../engines/engine.ts';
 import { jobState, podReady, podRunning, type JobState } from './observed.ts';
 
 export const MEMBERS_ANNOTATION = 'strongroom.dev/etcd-members';
@@ -51,11 +51,16 @@ export function withHealth(recorded: readonly RecordedMember[], pods: readonly K
  * during bootstrap does not change the initial cluster), and whether a quorum of them is ready, which makes them a
  * cluster worth recording.
  */
-export function bootstrap(db: Database, statefulSet: KubeObject | undefined, pods: readonly KubeObject[]): { size: number; formed: RecordedMember[] | undefined } {
+export function bootstrap(
+  hooks: MembershipHooks,
+  db: Database,
+  statefulSet: KubeObject | undefined,
+  pods: readonly KubeObject[],
+): { size: number; formed: RecordedMember[] | undefined } {
   const size = typeof statefulSet?.spec?.replicas === 'number' ? (statefulSet.spec.replicas as number) : (db.spec.replicas ?? 1);
   const names = Array.from({ length: size }, (_, i) => memberName(db, i));
   const ready = names.filter((name) => pods.some((pod) => pod.metadata.name === name && podReady(pod))).length;
-  return { size, formed: statefulSet && ready >= quorum(size) ? names.map((name) => ({ name, learner: false })) : undefined };
+  return { size, formed: statefulSet && ready >= hooks.quorum(size) ? names.map((name) => ({ name, learner: false })) : undefined };
 }
 
 /** The step a membership Job of this Database carries out, from its name; undefined for other Jobs. */
@@ -93,7 +98,15 @@ export interface MembershipPlan {
 }
 
 /** What to do about membership now: settle finished Jobs, then take at most one step towards spec.replicas. */
-export function planMembershipWork(db: Database, recorded: readonly RecordedMember[], pods: readonly KubeObject[], jobs: readonly KubeObject[]): MembershipPlan {
+export function planMembershipWork(
+  hooks: MembershipHooks,
+  db: Database,
+  recorded: readonly RecordedMember[],
+  pods: readonly KubeObject[],
+  jobs: readonly KubeObject[],
+  /** The image the members run, which the Job runs too. */
+  image?: string,
+): MembershipPlan {
   const finished: MembershipPlan['finished'] = [];
   let record = [...recorded];
   for (const job of jobs) {
@@ -103,9 +116,9 @@ export function planMembershipWork(db: Database, recorded: readonly RecordedMemb
     finished.push({ job, step, state });
     if (state === 'complete') record = recordStep(record, step);
   }
-  const next = planMembership(db, withHealth(record, pods), db.spec.replicas ?? 1);
+  const next = hooks.plan(db, withHealth(record, pods), db.spec.replicas ?? 1);
   if (!('member' in next)) return { finished, next, inFlight: false };
-  const job = membershipJob(db, next);
+  const job = hooks.job(db, next, image === undefined ? {} : { image });
   const inFlight = jobs.some((j) => j.metadata.name === job.metadata.name);
   return { finished, next, job, inFlight };
 }

@@ -4,25 +4,27 @@
 //   1. Deletion with the finalizer `strongroom.dev/database`, in kube-rs's four cases of (finalizer present?, being
 //      deleted?): add it; converge; run the deletion policy (deletion.ts) and remove it; or nothing.
 //   2. `spec.paused`: nothing is written but the status.
-//   3. The version to render (version.ts: a major upgrade is refused), etcd membership (membership.ts), then the
-//      credentials Secret (created once, never overwritten), every desired object by server-side apply with a
-//      controller reference to the Database, role labels on postgres and redis members, and the init Job once every
-//      member is ready.
+//   3. The version to render (version.ts: a major upgrade is refused), membership for engines that change it step
+//      by step (membership.ts), then the credentials Secret (created once, never overwritten), every desired object
+//      by server-side apply with a controller reference to the Database, role labels on the members of engines
+//      with roles, and the init Job once every member is ready.
 //   4. Status through the status subresource (status.ts), and Events for what changed.
 // A deleted or edited child comes back because the informers on children enqueue their Database.
 import { isDeepStrictEqual } from 'node:util';
 import type { Backup } from '../../api/backup.ts';
 import type { Database } from '../../api/database.ts';
-import { StatusError } from '../../api/errors.ts';
-import type { KubeObject, NamespacedName } from '../../api/meta.ts';
-import { childNames, memberRole, ordinalOf, ROLE_LABEL } from '../../engines/common.ts';
+import { validateEngineSpec } from '../../api/engine-spec.ts';
+import { invalid } from '../../api/errors.ts';
+import { GROUP, type KubeObject, type NamespacedName } from '../../api/meta.ts';
+import { childNames, ordinalOf, ROLE_LABEL } from '../../engines/common.ts';
 import { randomPassword } from '../../engines/credentials.ts';
-import type { DesiredState, Engine, Member } from '../../engines/engine.ts';
-import { engineFor } from '../../engines/index.ts';
+import type { Engine, Member } from '../../engines/engine.ts';
+import { engineFor } from '../../engines/registry.ts';
 import { ChildWriter, type ChildChange } from '../children.ts';
 import type { EventInput, EventRecorder } from '../events.ts';
+import { ImageCatalogSource } from '../images.ts';
 import type { OwnObjects } from '../ownobjects.ts';
-import { addFinalizerPatch, FIELD_MANAGER, hasFinalizer, removeFinalizerPatch, setControllerReference } from '../runtime/apply.ts';
+import { FIELD_MANAGER, reconcileWithFinalizer, setControllerReference } from '../runtime/apply.ts';
 import type { Informer } from '../runtime/cache.ts';
 import { isStatusError, type KubeClient } from '../runtime/client.ts';
 import type { ReconcileResult } from '../runtime/controller.ts';
@@ -47,9 +49,6 @@ export const DATABASE_FINALIZER = 'strongroom.dev/database';
 /** Set by an in-place restore that loads into the volumes, to the Restore's name: the members stay stopped meanwhile. */
 export const RESTORING_ANNOTATION = 'strongroom.dev/restoring';
 
-/** Engines whose members carry `strongroom.dev/role` (their read-only Service selects replicas by it). */
-const ENGINES_WITH_ROLES = new Set(['postgres', 'redis']);
-
 export interface DatabaseReconcilerOptions {
   databases: OwnObjects<Database>;
   backups: OwnObjects<Backup>;
@@ -60,9 +59,11 @@ export interface DatabaseReconcilerOptions {
   events: EventRecorder;
   generatePassword?: () => string;
   now?: () => Date;
+  /** Which image each engine version runs; the engines' defaults when unset. */
+  images?: ImageCatalogSource;
 }
 
-/** What etcd membership handling decided for this reconcile. */
+/** What membership handling decided for this reconcile. */
 interface Membership {
   db: Database;
   /** `EngineContext.members`; undefined while bootstrapping. */
@@ -92,6 +93,7 @@ export class DatabaseReconciler {
   private readonly generatePassword: () => string;
   private readonly now: () => Date;
   private readonly children: ChildWriter;
+  private readonly images: ImageCatalogSource;
 
   constructor(options: DatabaseReconcilerOptions) {
     this.databases = options.databases;
@@ -103,33 +105,32 @@ export class DatabaseReconciler {
     this.generatePassword = options.generatePassword ?? randomPassword;
     this.now = options.now ?? (() => new Date());
     this.children = new ChildWriter(options.client);
+    this.images = options.images ?? new ImageCatalogSource({});
   }
 
   readonly reconcile = async (key: NamespacedName, signal: AbortSignal): Promise<ReconcileResult | void> => {
-    let db = await this.databases.get(key.namespace, key.name);
+    const db = await this.databases.get(key.namespace, key.name);
     // Gone: its children go with it (garbage collection by owner reference).
     if (!db) return;
-    if (db.metadata.deletionTimestamp) {
-      if (!hasFinalizer(db, DATABASE_FINALIZER)) return;
-      const deletion = {
-        client: this.client,
-        children: this.children,
-        own: this.databases,
-        backups: this.backups,
-        backupCache: this.backupCache,
-        events: this.events,
-        now: this.now,
-      };
-      const result = await cleanup(deletion, db, observe(this.informers, db), signal);
-      if (result?.requeueAfter) return result;
-      const latest = (await this.databases.get(key.namespace, key.name)) ?? db;
-      const patch = removeFinalizerPatch(latest, DATABASE_FINALIZER);
-      if (patch) await this.databases.patch(latest, patch);
-      return;
-    }
-    const patch = addFinalizerPatch(db, DATABASE_FINALIZER);
-    // Going on with the patched object rather than waiting for its watch event saves a round on every new Database.
-    if (patch) db = await this.databases.patch(db, patch);
+    return reconcileWithFinalizer(this.databases, DATABASE_FINALIZER, db, {
+      apply: (live) => this.convergeReporting(live, signal),
+      cleanup: async (deleting) => {
+        const deletion = {
+          client: this.client,
+          children: this.children,
+          own: this.databases,
+          backups: this.backups,
+          backupCache: this.backupCache,
+          events: this.events,
+          now: this.now,
+        };
+        const result = await cleanup(deletion, deleting, observe(this.informers, deleting), signal);
+        return result?.requeueAfter ? { done: false, requeueAfter: result.requeueAfter } : { done: true };
+      },
+    });
+  };
+
+  private async convergeReporting(db: Database, signal: AbortSignal): Promise<ReconcileResult | void> {
     try {
       return await this.converge(db, signal);
     } catch (err) {
@@ -142,7 +143,7 @@ export class DatabaseReconciler {
       }
       throw err;
     }
-  };
+  }
 
   private async converge(db: Database, signal: AbortSignal): Promise<ReconcileResult | void> {
     const observed = observe(this.informers, db);
@@ -150,34 +151,34 @@ export class DatabaseReconciler {
     if (db.spec.paused) return this.writeStatus(db, pausedStatus(db, observed.statefulSet, now));
     const engine = engineFor(db.spec.engine);
     const choice = chooseVersion(engine, db, observed.statefulSet);
-    // An in-place restore that loads data into the volumes stops the members first (restore/reconciler.ts); etcd
-    // membership stays as recorded meanwhile, since stopped members would look like failed ones.
+    // Admission checks the same rules, so only a Database stored before a rule existed gets here. Nothing is
+    // retried: the next change of the spec brings the key back.
+    const refused = validateEngineSpec(db.spec, 'spec');
+    if (refused.length > 0) {
+      const message = invalid('Database', GROUP, db.metadata.name!, refused).message;
+      return this.writeStatus(db, databaseStatus({ db, now, statefulSet: observed.statefulSet, published: undefined, invalid: message, renderedVersion: choice.version }));
+    }
+    // An in-place restore that loads data into the volumes stops the members first (restore/reconciler.ts); the
+    // recorded membership stays as it is meanwhile, since stopped members would look like failed ones.
     const restoring = db.metadata.annotations?.[RESTORING_ANNOTATION];
-    const membership: Membership =
-      engine.name !== 'etcd'
-        ? { db, replicas: db.spec.replicas ?? 1 }
-        : restoring
-          ? { db, members: withHealth(recordedMembers(db) ?? [], []), replicas: db.spec.replicas ?? 1 }
-          : await this.membership(db, observed, signal);
+    const image = this.images.imageFor(engine, db, choice.version);
+    const membership: Membership = !engine.membership
+      ? { db, replicas: db.spec.replicas ?? 1 }
+      : restoring
+        ? { db, members: withHealth(recordedMembers(db) ?? [], []), replicas: db.spec.replicas ?? 1 }
+        : await this.membership(engine, db, observed, image, signal);
     db = membership.db;
     const replicas = restoring ? 0 : membership.replicas;
     const rendered: Database = { ...db, spec: { ...db.spec, version: choice.version, replicas } };
     const credentials = await this.readCredentials(db, signal);
 
-    let desired: DesiredState;
-    try {
-      desired = engine.desired(rendered, {
-        credentials,
-        generatePassword: this.generatePassword,
-        statefulSet: observed.statefulSet,
-        members: membership.members,
-      });
-    } catch (err) {
-      // The API validates what the engines check, so this takes a Database stored before a rule existed. Nothing
-      // is retried: the next change of the spec brings the key back.
-      if (!(err instanceof StatusError && err.code === 422)) throw err;
-      return this.writeStatus(db, databaseStatus({ db, now, statefulSet: observed.statefulSet, published: undefined, invalid: err.message, renderedVersion: choice.version }));
-    }
+    const desired = engine.desired(rendered, {
+      credentials,
+      generatePassword: this.generatePassword,
+      statefulSet: observed.statefulSet,
+      members: membership.members,
+      image,
+    });
 
     const changes = new Map<ChildChange, string[]>();
     const note = (change: ChildChange | undefined, obj: KubeObject): void => {
@@ -191,7 +192,7 @@ export class DatabaseReconciler {
       note(change, obj);
       if (obj.kind === 'StatefulSet') statefulSet = object;
     }
-    if (ENGINES_WITH_ROLES.has(engine.name)) await this.labelRoles(observed.pods, signal);
+    if (engine.memberRole) await this.labelRoles(engine.memberRole, observed.pods, signal);
     const init = desired.initJob && !restoring ? await this.initJob(db, desired.initJob, observed, statefulSet, membership, signal) : undefined;
 
     const events: EventInput[] = [];
@@ -207,6 +208,7 @@ export class DatabaseReconciler {
       statefulSet,
       published: desired.status,
       renderedVersion: choice.version,
+      renderedImage: image,
       refusedVersion: choice.refused,
       init,
       membership: membership.progress,
@@ -270,8 +272,8 @@ export class DatabaseReconciler {
     return undefined;
   }
 
-  /** Keeps `strongroom.dev/role` on each member pod: ordinal 0 is the primary, every other a replica. */
-  private async labelRoles(pods: readonly KubeObject[], signal: AbortSignal): Promise<void> {
+  /** Keeps `strongroom.dev/role` on each member pod, as the engine names its role. */
+  private async labelRoles(memberRole: (podName: string) => string, pods: readonly KubeObject[], signal: AbortSignal): Promise<void> {
     for (const pod of pods) {
       const name = pod.metadata.name!;
       if (pod.metadata.deletionTimestamp || ordinalOf(name) === undefined) continue;
@@ -312,23 +314,24 @@ export class DatabaseReconciler {
   }
 
   /**
-   * etcd: records the bootstrap members once they form a cluster, records and removes finished membership Jobs,
-   * and starts the Job of the next step towards spec.replicas.
+   * Records the bootstrap members once they form a cluster, records and removes finished membership Jobs, and
+   * starts the Job of the next step towards spec.replicas.
    */
-  private async membership(db: Database, observed: Observed, signal: AbortSignal): Promise<Membership> {
+  private async membership(engine: Engine, db: Database, observed: Observed, image: string, signal: AbortSignal): Promise<Membership> {
+    const hooks = engine.membership!;
     let recorded = recordedMembers(db);
     if (!recorded) {
-      const { size, formed } = bootstrap(db, observed.statefulSet, observed.pods);
+      const { size, formed } = bootstrap(hooks, db, observed.statefulSet, observed.pods);
       if (!formed) return { db, replicas: size, progress: size === (db.spec.replicas ?? 1) ? undefined : `bootstrapping ${size} members first` };
       db = await this.recordMembers(db, formed);
       recorded = formed;
     }
-    const plan = planMembershipWork(db, recorded, observed.pods, observed.jobs);
+    const plan = planMembershipWork(hooks, db, recorded, observed.pods, observed.jobs, image);
     for (const { job, step, state } of plan.finished) {
       if (state === 'complete') {
         db = await this.recordMembers(db, recordStep(recordedMembers(db)!, step));
         const verb = step.action === 'add' ? 'Added' : step.action === 'promote' ? 'Promoted' : 'Removed';
-        await this.events.record(db, { type: 'Normal', reason: `Member${verb}`, action: 'Scale', note: `${verb} etcd member ${step.member} (Job ${job.metadata.name})` });
+        await this.events.record(db, { type: 'Normal', reason: `Member${verb}`, action: 'Scale', note: `${verb} ${engine.name} member ${step.member} (Job ${job.metadata.name})` });
       } else {
         await this.events.record(db, {
           type: 'Warning',
@@ -345,7 +348,7 @@ export class DatabaseReconciler {
         type: 'Normal',
         reason: 'MembershipChange',
         action: 'Scale',
-        note: `Created Job ${plan.job.metadata.name} to ${plan.next.action} etcd member ${'member' in plan.next ? plan.next.member : ''}`,
+        note: `Created Job ${plan.job.metadata.name} to ${plan.next.action} ${engine.name} member ${'member' in plan.next ? plan.next.member : ''}`,
       });
     }
     return { db, members: withHealth(recordedMembers(db)!, observed.pods), replicas: db.spec.replicas ?? 1, progress: membershipProgress(plan) };

@@ -7,7 +7,8 @@
 //   InvalidSpec) or the Database is paused.
 // - Degraded: True when a Database that was ready has fewer ready members than asked for without any change under
 //   way, or when first-time setup failed.
-// `phase` summarises them for `kubectl get`; `currentVersion` moves to the rendered version only once it is rolled out.
+// `phase` summarises them for `kubectl get`; `currentVersion` and `image` move to the rendered version and image only
+// once they are rolled out.
 import type { Database, DatabasePhase, DatabaseStatus } from '../../api/database.ts';
 import type { KubeObject } from '../../api/meta.ts';
 import type { PublishedStatus } from '../../engines/engine.ts';
@@ -29,11 +30,13 @@ export interface StatusInput {
   invalid?: string;
   /** The version the children were rendered with. */
   renderedVersion: string;
+  /** The image the members were rendered with. */
+  renderedImage?: string;
   /** spec.version, when it was refused as a major upgrade (and `renderedVersion` kept). */
   refusedVersion?: string;
   /** First-time setup, for engines that have it. */
   init?: { state: InitState; jobName: string };
-  /** etcd: why membership does not match the spec yet. */
+  /** Engines with membership steps: why membership does not match the spec yet. */
   membership?: string;
 }
 
@@ -164,6 +167,7 @@ export function databaseStatus(input: StatusInput): DatabaseStatus {
     readyReplicas,
     ...(input.published ?? {}),
     currentVersion: isReady ? input.renderedVersion : previous.currentVersion,
+    ...(isReady && input.renderedImage !== undefined ? { image: input.renderedImage } : {}),
   };
 }
 

@@ -18,7 +18,7 @@ export interface VersionChoice {
 }
 
 export function chooseVersion(engine: Engine, db: Database, statefulSet: KubeObject | undefined): VersionChoice {
-  const wanted = versionOf(db);
+  const wanted = versionOf(db, engine.spec.defaultVersion);
   const running = statefulSet?.metadata.annotations?.[VERSION_ANNOTATION] ?? db.status?.currentVersion;
   if (running === undefined || running === wanted) return { version: wanted };
   return engine.upgradeKind(running, wanted) === 'major' ? { version: running, refused: wanted } : { version: wanted };

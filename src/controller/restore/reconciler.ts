@@ -7,8 +7,9 @@
 //                   credentials copied, because a volume archive carries the passwords it was made with.
 //   StopDatabase    annotation strongroom.dev/restoring on the Database: its reconciler scales the members to zero;
 //                   the step ends when no member pod is left.
-//   LoadData        the agent Jobs of src/controller/backup/agentjob.ts (one over the network for a postgres dump,
-//                   else one per member volume); each verifies the archive's digest before it changes anything.
+//   LoadData        the agent Jobs of src/controller/backup/agentjob.ts (one over the network when the engine loads
+//                   over a connection, else one per member volume); each verifies the archive's digest before it
+//                   changes anything.
 //   StartDatabase   the annotation goes: the members start on the restored data.
 //   WaitReady       the Database reports Ready.
 // A failed step fails the Restore and says in failureReason what state the database is in and how to go on. Deleting
@@ -21,7 +22,7 @@ import { GROUP_VERSION } from '../../api/meta.ts';
 import type { Restore, RestoreStatus } from '../../api/restore.ts';
 import { loadMode, planRestore, type RestorePlan, type RestoreStepName } from '../../api/restore-plan.ts';
 import { childNames, DATA_VOLUME, DATABASE_LABEL } from '../../engines/common.ts';
-import { applicationName } from '../../engines/postgres.ts';
+import { engineFor } from '../../engines/registry.ts';
 import type { AgentAccess } from '../backup/agentaccess.ts';
 import { agentLabelValue, restoreJobs, RESTORE_LABEL, type AgentSettings } from '../backup/agentjob.ts';
 import { agentOutcome } from '../backup/outcome.ts';
@@ -32,7 +33,7 @@ import { observe, podReady, type ChildInformers } from '../database/observed.ts'
 import { RESTORING_ANNOTATION } from '../database/reconciler.ts';
 import type { EventRecorder } from '../events.ts';
 import type { OwnObjects } from '../ownobjects.ts';
-import { addFinalizerPatch, FIELD_MANAGER, hasFinalizer, removeFinalizerPatch, setControllerReference } from '../runtime/apply.ts';
+import { FIELD_MANAGER, reconcileWithFinalizer, setControllerReference } from '../runtime/apply.ts';
 import type { Informer } from '../runtime/cache.ts';
 import { isStatusError, type KubeClient } from '../runtime/client.ts';
 import type { ReconcileResult } from '../runtime/controller.ts';
@@ -68,6 +69,11 @@ class StepFailed extends Error {
   override name = 'StepFailed';
 }
 
+function finished(restore: Restore): boolean {
+  const phase = restore.status?.phase;
+  return phase === 'Completed' || phase === 'Failed';
+}
+
 export class RestoreReconciler {
   private readonly options: RestoreReconcilerOptions;
   private readonly now: () => Date;
@@ -79,15 +85,23 @@ export class RestoreReconciler {
 
   readonly reconcile = async (key: NamespacedName, signal: AbortSignal): Promise<ReconcileResult | void> => {
     const { restores } = this.options;
-    let restore = await restores.get(key.namespace, key.name);
+    const restore = await restores.get(key.namespace, key.name);
     if (!restore) return;
-    if (restore.metadata.deletionTimestamp) return this.finalize(restore, signal);
-    const phase = restore.status?.phase;
-    if (phase === 'Completed' || phase === 'Failed') return;
-    const patch = addFinalizerPatch(restore, RESTORE_FINALIZER);
-    if (patch) restore = await restores.patch(restore, patch);
+    return reconcileWithFinalizer(restores, RESTORE_FINALIZER, restore, {
+      // A finished Restore has nothing left to undo.
+      wanted: (live) => !finished(live),
+      apply: (live) => (finished(live) ? Promise.resolve() : this.start(live, signal)),
+      cleanup: async (deleting) => {
+        await this.finalize(deleting, signal);
+        return { done: true };
+      },
+    });
+  };
 
-    const backup = await this.options.backups.get(key.namespace, restore.spec.backupName);
+  /** Plans a restore that has not started, then works on its steps. */
+  private async start(restore: Restore, signal: AbortSignal): Promise<ReconcileResult | void> {
+    const namespace = restore.metadata.namespace!;
+    const backup = await this.options.backups.get(namespace, restore.spec.backupName);
     if (!restore.status?.steps) {
       if (!backup || backup.status?.phase !== 'Completed') {
         return this.fail(restore, `Backup ${restore.spec.backupName} ${backup ? `is ${backup.status?.phase ?? 'Pending'}, not Completed` : 'does not exist'}`);
@@ -97,7 +111,7 @@ export class RestoreReconciler {
         await this.write(restore, { ...restore.status, phase: 'Pending' }, 'Waiting', `Restore ${busy} of the same database runs first`);
         return { requeueAfter: POLL_MS };
       }
-      const source = await this.options.databases.get(key.namespace, restore.spec.databaseName);
+      const source = await this.options.databases.get(namespace, restore.spec.databaseName);
       const plan = planRestore(restore, backup, source);
       const steps: Step[] = plan.steps.map((step) => ({ name: step.name, phase: 'Pending', message: step.description }));
       const status: RestoreStatus = { ...restore.status, phase: 'Running', startTime: this.now().toISOString(), steps, plan };
@@ -106,7 +120,7 @@ export class RestoreReconciler {
     }
     if (!backup) return this.fail(restore, `Backup ${restore.spec.backupName} was deleted during the restore`);
     return this.advance(restore, backup, signal);
-  };
+  }
 
   /** Works on the current step; moves to the next at once when it finishes. */
   private async advance(restore: Restore, backup: Backup, signal: AbortSignal): Promise<ReconcileResult | void> {
@@ -266,13 +280,15 @@ export class RestoreReconciler {
     }
     const observed = observe(this.options.informers, db);
     if (observed.pods.length > 0) return { done: false, message: `waiting for ${observed.pods.length} member pods to stop`, requeueAfter: POLL_MS };
-    // A physical postgres archive goes into member 0 only: replicas that kept their old data directory would stream
-    // from a primary whose history they do not share, so their claims go and they clone the restored primary afresh.
+    // Members the engine does not restore copy the restored ones when they start, which some engines do only on an
+    // empty volume: their claims go, and they clone the restored members afresh.
     const plan = this.plan(restore);
-    if (db.spec.engine === 'postgres' && plan.backup.method === 'basebackup') {
-      const primaryClaim = `${DATA_VOLUME}-${childNames(db).statefulSet}-0`;
+    const engine = engineFor(db.spec.engine);
+    if (plan.backup.method && engine.backup.clearsOtherMembers(plan.backup.method)) {
+      const restored = engine.backup.restoredMembers(plan.backup.method, db.spec.replicas ?? 1);
+      const kept = new Set(Array.from({ length: restored }, (_, ordinal) => `${DATA_VOLUME}-${childNames(db).statefulSet}-${ordinal}`));
       for (const claim of observed.claims) {
-        if (claim.metadata.name !== primaryClaim && claim.metadata.name?.startsWith(`${DATA_VOLUME}-`) && !claim.metadata.deletionTimestamp) {
+        if (!kept.has(claim.metadata.name!) && claim.metadata.name?.startsWith(`${DATA_VOLUME}-`) && !claim.metadata.deletionTimestamp) {
           await this.options.children.delete(claim);
         }
       }
@@ -284,7 +300,8 @@ export class RestoreReconciler {
     const db = await this.target(restore);
     const plan = this.plan(restore);
     const members = db.spec.replicas ?? 1;
-    const role = plan.newDatabase && db.spec.engine === 'postgres' ? applicationName(db) : undefined;
+    const restoreRole = engineFor(db.spec.engine).agent.restoreRole;
+    const role = plan.newDatabase && restoreRole ? restoreRole(db) : undefined;
     const jobs = restoreJobs(restore, backup, db, this.options.agent, { members, ...(role ? { role } : {}) });
     const { informers, children } = this.options;
     const namespace = restore.metadata.namespace!;
@@ -348,7 +365,6 @@ export class RestoreReconciler {
 
   /** The database this restore stopped starts again, as it is; its Jobs go with it (owner references). */
   private async finalize(restore: Restore, signal: AbortSignal): Promise<void> {
-    if (!hasFinalizer(restore, RESTORE_FINALIZER)) return;
     const plan = restore.status?.plan as RestorePlan | undefined;
     if (plan) {
       for (const job of this.options.informers.Job.list(restore.metadata.namespace).filter((j) => j.metadata.labels?.[RESTORE_LABEL] === agentLabelValue(restore.metadata.name!))) {
@@ -357,9 +373,6 @@ export class RestoreReconciler {
       const db = await this.options.databases.get(restore.metadata.namespace, plan.targetDatabase);
       if (db) await this.release(db, restore);
     }
-    const latest = (await this.options.restores.get(restore.metadata.namespace, restore.metadata.name!)) ?? restore;
-    const patch = removeFinalizerPatch(latest, RESTORE_FINALIZER);
-    if (patch) await this.options.restores.patch(latest, patch);
   }
 
   /** Removes this restore's stop annotation from `db`, if it holds it. */

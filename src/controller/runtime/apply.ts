@@ -127,31 +127,48 @@ export function removeFinalizer<T extends KubeObject>(client: KubeClient, obj: T
   return patchFinalizers(client, obj, removeFinalizerPatch(obj, finalizer), signal);
 }
 
-export type FinalizerEvent = 'apply' | 'cleanup';
+/** Where the finalizer helper reads and patches its object: OwnObjects for Strongroom's own resources. */
+export interface FinalizerStore<T extends KubeObject> {
+  get(namespace: string | undefined, name: string): Promise<T | undefined>;
+  patch(obj: T, operations: Operation[]): Promise<T>;
+}
+
+/** What cleanup answers: finished (the finalizer goes), or not yet (come back on the next event or after a while). */
+export type Cleanup = { done: true } | { done: false; requeueAfter?: number };
+
+export interface FinalizerHandlers<T extends KubeObject> {
+  /** The object is live, with the finalizer added first when `wanted`. */
+  apply(obj: T): Promise<ReconcileResult | void>;
+  /** The object is being deleted and still has the finalizer. Must be idempotent: it runs again after a failure. */
+  cleanup(obj: T): Promise<Cleanup>;
+  /** Whether a live object needs the finalizer now (a finished Restore has nothing to clean up); default always. */
+  wanted?(obj: T): boolean;
+}
 
 /**
- * kube-rs's `finalizer`: the four cases of (finalizer present?, being deleted?).
- * - present, not deleted: `reconcile('apply')`;
- * - present, deleted: `reconcile('cleanup')`, then the finalizer is removed, once cleanup resolves without a
- *   `requeueAfter` (with one, cleanup is not finished: waiting for children to go, say, and the finalizer stays);
- * - absent, not deleted: the finalizer is added and nothing else; the patch's watch event brings the key back;
- * - absent, deleted: nothing (cleanup already ran, or the object never got the finalizer).
- * Both branches of `reconcile` must be idempotent: either may run again after a failure.
+ * kube-rs's `finalizer` for the reconcilers, in its four cases of (finalizer present?, being deleted?):
+ * - live: the finalizer is added when missing and wanted, then `apply` runs with the patched object (going on at
+ *   once rather than waiting for the patch's watch event saves a round on every new object);
+ * - deleted, present: `cleanup`; once it is done the finalizer is removed from the object as it is then (cleanup
+ *   may have written to it), with the guarded patch, so a concurrent writer fails the removal instead of losing it;
+ * - deleted, absent: nothing (cleanup already ran, or the object never got the finalizer).
+ * A `cleanup` that throws keeps the finalizer; the error goes to the controller's backoff.
  */
-export async function withFinalizer<T extends KubeObject>(
-  client: KubeClient,
+export async function reconcileWithFinalizer<T extends KubeObject>(
+  store: FinalizerStore<T>,
   finalizer: string,
   obj: T,
-  reconcile: (event: FinalizerEvent, obj: T) => Promise<ReconcileResult | void>,
-  signal?: AbortSignal,
+  handlers: FinalizerHandlers<T>,
 ): Promise<ReconcileResult | void> {
-  const deleting = Boolean(obj.metadata.deletionTimestamp);
-  if (hasFinalizer(obj, finalizer)) {
-    if (!deleting) return reconcile('apply', obj);
-    const result = await reconcile('cleanup', obj);
-    if (result?.requeueAfter) return result;
-    await removeFinalizer(client, obj, finalizer, signal);
+  if (obj.metadata.deletionTimestamp) {
+    if (!hasFinalizer(obj, finalizer)) return;
+    const cleanup = await handlers.cleanup(obj);
+    if (!cleanup.done) return cleanup.requeueAfter === undefined ? undefined : { requeueAfter: cleanup.requeueAfter };
+    const latest = (await store.get(obj.metadata.namespace, obj.metadata.name!)) ?? obj;
+    const patch = removeFinalizerPatch(latest, finalizer);
+    if (patch) await store.patch(latest, patch);
     return;
   }
-  if (!deleting) await addFinalizer(client, obj, finalizer, signal);
+  const patch = (handlers.wanted?.(obj) ?? true) ? addFinalizerPatch(obj, finalizer) : undefined;
+  return handlers.apply(patch ? await store.patch(obj, patch) : obj);
 }

@@ -3,6 +3,7 @@
 // costs one review; they are keyed by a hash, so no token is kept in memory longer than its request needs.
 import { createHash } from 'node:crypto';
 import { AuthenticationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { LRUCache } from 'lru-cache';
 import type { Authenticator, UserInfo } from '../authentication.ts';
 import { retryTransient, withTimeout } from './kubeapi.ts';
 
@@ -41,11 +42,6 @@ export interface TokenCacheOptions {
   now?: () => number;
 }
 
-interface CacheEntry {
-  result: Promise<TokenReviewResult>;
-  expires: number;
-}
-
 /**
  * `Authorization: Bearer <token>`, parsed as k8s.io/apiserver's bearertoken authenticator does: another scheme or an
  * empty token is "not mine"; a token the cluster rejects is an error ("invalid bearer token"), so the request gets
@@ -54,21 +50,21 @@ interface CacheEntry {
  */
 export function tokenReviewAuthenticator(review: TokenReviewer, options: TokenCacheOptions = {}): Authenticator {
   const { successTTLMs = 10_000, failureTTLMs = 2_000, maxEntries = 4096, now = Date.now } = options;
-  const cache = new Map<string, CacheEntry>();
+  // A review in flight is kept without a TTL (ttl 0) so that concurrent requests share it; once answered it gets
+  // the TTL of its outcome. ttlResolution 0: every lookup reads the clock.
+  const cache = new LRUCache<string, Promise<TokenReviewResult>>({ max: maxEntries, ttl: successTTLMs, ttlResolution: 0, perf: { now } });
 
   const lookup = (token: string): Promise<TokenReviewResult> => {
     const key = createHash('sha256').update(token).digest('hex');
     const cached = cache.get(key);
-    if (cached && now() < cached.expires) return cached.result;
-    const entry: CacheEntry = { result: review(token), expires: Infinity };
-    cache.delete(key);
-    cache.set(key, entry);
-    if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
-    entry.result.then(
-      (result) => (entry.expires = now() + (result.user ? successTTLMs : failureTTLMs)),
-      () => cache.get(key) === entry && cache.delete(key),
+    if (cached) return cached;
+    const result = review(token);
+    cache.set(key, result, { ttl: 0 });
+    result.then(
+      (answer) => cache.peek(key) === result && cache.set(key, result, { ttl: answer.user ? successTTLMs : failureTTLMs }),
+      () => cache.peek(key) === result && cache.delete(key),
     );
-    return entry.result;
+    return result;
   };
 
   return {

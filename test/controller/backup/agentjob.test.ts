@@ -3,7 +3,7 @@ import { relative } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Backup } from '../../../src/api/backup.ts';
 import type { Database, DatabaseSpec } from '../../../src/api/database.ts';
-import type { Engine } from '../../../src/api/engine-rules.ts';
+import type { EngineName as Engine } from '../../../src/engines/registry.ts';
 import type { KubeObject } from '../../../src/api/meta.ts';
 import type { Restore } from '../../../src/api/restore.ts';
 import {
@@ -12,7 +12,6 @@ import {
   archiveDeleteJob,
   backupJob,
   restoreJobs,
-  restoreMode,
   type AgentSettings,
 } from '../../../src/controller/backup/agentjob.ts';
 import { configData, database, find, podSpec, render } from '../../engines/fixtures.ts';
@@ -307,18 +306,6 @@ describe('archiveDeleteJob', () => {
     const db = database('postgres');
     assert.throws(() => archiveDeleteJob(backupOf(db), SETTINGS), /records no status\.databaseSpec/);
   });
-});
-
-describe('restoreMode', () => {
-  const cases: [string, string, 'connection' | 'volumes'][] = [
-    ['postgres', 'dump', 'connection'],
-    ['postgres', 'basebackup', 'volumes'],
-    ['redis', 'rdb', 'volumes'],
-    ['etcd', 'snapshot', 'volumes'],
-  ];
-  for (const [engine, method, mode] of cases) {
-    it(`${engine} ${method}: ${mode}`, () => assert.equal(restoreMode(engine, method), mode));
-  }
 });
 
 describe('restoreJobs', () => {

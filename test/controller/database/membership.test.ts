@@ -13,6 +13,9 @@ import {
   stepOfJob,
   type RecordedMember,
 } from '../../../src/controller/database/membership.ts';
+import { etcd } from '../../../src/engines/etcd/index.ts';
+
+const hooks = etcd.membership!;
 
 function database(replicas: number, members?: RecordedMember[]): Database {
   return {
@@ -76,13 +79,13 @@ describe('bootstrap', () => {
   const sts = (replicas: number): KubeObject => ({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'kv' }, spec: { replicas } });
 
   it('records the initial members once a quorum of them is ready', () => {
-    assert.deepEqual(bootstrap(database(3), sts(3), [pod(0, 'ready'), pod(1, 'ready'), pod(2, 'pending')]), { size: 3, formed: [voter(0), voter(1), voter(2)] });
-    assert.deepEqual(bootstrap(database(3), sts(3), [pod(0, 'ready'), pod(1, 'running')]), { size: 3, formed: undefined });
+    assert.deepEqual(bootstrap(hooks, database(3), sts(3), [pod(0, 'ready'), pod(1, 'ready'), pod(2, 'pending')]), { size: 3, formed: [voter(0), voter(1), voter(2)] });
+    assert.deepEqual(bootstrap(hooks, database(3), sts(3), [pod(0, 'ready'), pod(1, 'running')]), { size: 3, formed: undefined });
   });
 
   it('keeps the size the StatefulSet started with when spec.replicas changes during bootstrap', () => {
-    assert.equal(bootstrap(database(5), sts(3), []).size, 3);
-    assert.deepEqual(bootstrap(database(5), undefined, []), { size: 5, formed: undefined });
+    assert.equal(bootstrap(hooks, database(5), sts(3), []).size, 3);
+    assert.deepEqual(bootstrap(hooks, database(5), undefined, []), { size: 5, formed: undefined });
   });
 });
 
@@ -101,7 +104,7 @@ describe('stepOfJob', () => {
 
 describe('planMembershipWork', () => {
   it('starts with adding a learner when scaling up', () => {
-    const plan = planMembershipWork(database(3, [voter(0)]), [voter(0)], [pod(0, 'ready')], []);
+    const plan = planMembershipWork(hooks, database(3, [voter(0)]), [voter(0)], [pod(0, 'ready')], []);
     assert.deepEqual(plan.next, { action: 'add', member: 'kv-1' });
     assert.equal(plan.job?.metadata.name, 'kv-add-1');
     assert.equal(plan.inFlight, false);
@@ -109,7 +112,7 @@ describe('planMembershipWork', () => {
   });
 
   it('records a finished Job before planning: a completed add leads to waiting for the learner to start', () => {
-    const plan = planMembershipWork(database(3, [voter(0)]), [voter(0)], [pod(0, 'ready')], [job('kv-add-1', 'Complete')]);
+    const plan = planMembershipWork(hooks, database(3, [voter(0)]), [voter(0)], [pod(0, 'ready')], [job('kv-add-1', 'Complete')]);
     assert.deepEqual(plan.finished.map((f) => [f.job.metadata.name, f.state]), [['kv-add-1', 'complete']]);
     assert.equal(plan.next.action, 'wait');
     assert.equal(plan.job, undefined);
@@ -117,14 +120,14 @@ describe('planMembershipWork', () => {
 
   it('promotes a learner that runs, and does not start a Job whose namesake still exists', () => {
     const members = [voter(0), learner(1)];
-    const running = planMembershipWork(database(3, members), members, [pod(0, 'ready'), pod(1, 'running')], [job('kv-promote-1')]);
+    const running = planMembershipWork(hooks, database(3, members), members, [pod(0, 'ready'), pod(1, 'running')], [job('kv-promote-1')]);
     assert.deepEqual(running.next, { action: 'promote', member: 'kv-1' });
     assert.equal(running.inFlight, true);
     assert.deepEqual(running.finished, []);
   });
 
   it('reports a failed Job to be deleted, and plans the same step again', () => {
-    const plan = planMembershipWork(database(3, [voter(0)]), [voter(0)], [pod(0, 'ready')], [job('kv-add-1', 'Failed')]);
+    const plan = planMembershipWork(hooks, database(3, [voter(0)]), [voter(0)], [pod(0, 'ready')], [job('kv-add-1', 'Failed')]);
     assert.deepEqual(plan.finished.map((f) => f.state), ['failed']);
     assert.deepEqual(plan.next, { action: 'add', member: 'kv-1' });
     assert.equal(plan.inFlight, true, 'the failed Job of that name goes first');
@@ -133,8 +136,8 @@ describe('planMembershipWork', () => {
   it('removes from the highest ordinal when scaling down, and has nothing to do once settled', () => {
     const three = [voter(0), voter(1), voter(2)];
     const pods = [pod(0, 'ready'), pod(1, 'ready'), pod(2, 'ready')];
-    assert.deepEqual(planMembershipWork(database(1, three), three, pods, []).next, { action: 'remove', member: 'kv-2' });
-    const settled = planMembershipWork(database(3, three), three, pods, []);
+    assert.deepEqual(planMembershipWork(hooks, database(1, three), three, pods, []).next, { action: 'remove', member: 'kv-2' });
+    const settled = planMembershipWork(hooks, database(3, three), three, pods, []);
     assert.deepEqual(settled.next, { action: 'none' });
     assert.equal(membershipProgress(settled), undefined);
   });

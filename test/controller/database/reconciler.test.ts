@@ -253,4 +253,33 @@ describe('the Database controller on a real control plane', () => {
     await ready('cache', 2);
     assert.ok(await get(resourceTypes.Service, 'cache-ro'));
   });
+
+  it('runs the image the catalog ConfigMap names, follows its edits, and spec.image over it', async () => {
+    const catalog = (redis62: string) =>
+      kubectl(cluster.kubeconfig, ['apply', '-n', 'strongroom-system', '-f', '-'], JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'strongroom-images' },
+        data: { 'catalog.yaml': `engines:\n  redis: {"6": "registry.example/redis:6-other", "6.2": "${redis62}"}\n` },
+      }));
+    const runs = (name: string, wanted: string) =>
+      until(`${name} runs ${wanted}`, async () => {
+        const db = await ready(name, 1);
+        return image(await get(resourceTypes.StatefulSet, name)) === wanted && db.status?.image === wanted;
+      });
+    try {
+      await catalog('registry.example/redis:6.2-first');
+      await createDatabase('mirrored', { engine: 'redis', version: '6.2.14', deletionPolicy: 'Delete' });
+      await runs('mirrored', 'registry.example/redis:6.2-first');
+      await catalog('registry.example/redis:6.2-second');
+      await runs('mirrored', 'registry.example/redis:6.2-second');
+      await patchSpec('mirrored', { image: 'registry.example/team/redis:own' });
+      await runs('mirrored', 'registry.example/team/redis:own');
+      await patchSpec('mirrored', { image: null });
+      await runs('mirrored', 'registry.example/redis:6.2-second');
+    } finally {
+      await kubectl(cluster.kubeconfig, ['delete', 'configmap', 'strongroom-images', '-n', 'strongroom-system', '--ignore-not-found']);
+    }
+    await runs('mirrored', 'docker.io/library/redis:6.2.14');
+  });
 });

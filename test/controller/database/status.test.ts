@@ -212,6 +212,17 @@ describe('databaseStatus', () => {
   });
 });
 
+describe('status.image', () => {
+  it('moves to the rendered image once the members run it, and stays while they roll', () => {
+    const before: DatabaseStatus = { currentVersion: '17.1', image: 'registry.example/postgres:17.1' };
+    const input = { now: NOW, published: PUBLISHED, renderedVersion: '17.2', renderedImage: 'registry.example/postgres:17.2' };
+    const rolling = databaseStatus({ ...input, db: database(3, before), statefulSet: statefulSet({ spec: 3, ready: 2, updated: 1, rolling: true }) });
+    assert.equal(rolling.image, 'registry.example/postgres:17.1');
+    const rolled = databaseStatus({ ...input, db: database(3, before), statefulSet: statefulSet({ spec: 3 }) });
+    assert.equal(rolled.image, 'registry.example/postgres:17.2');
+  });
+});
+
 describe('pausedStatus and deletingStatus', () => {
   it('a paused Database says so and keeps its other conditions', () => {
     const ready = databaseStatus({ db: database(1), now: NOW, statefulSet: statefulSet({ spec: 1 }), published: PUBLISHED, renderedVersion: '17.2' });

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { Database } from '../../../src/api/database.ts';
 import type { KubeObject } from '../../../src/api/meta.ts';
 import { chooseVersion, VERSION_ANNOTATION, withVersion } from '../../../src/controller/database/version.ts';
-import { engineFor } from '../../../src/engines/index.ts';
+import { engineFor } from '../../../src/engines/registry.ts';
 
 function database(engine: 'postgres' | 'redis', version: string, currentVersion?: string): Database {
   return {

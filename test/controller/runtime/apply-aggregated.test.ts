@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { KubeObject } from '../../../src/api/meta.ts';
-import { addFinalizer, applyObject, setControllerReference, withFinalizer, type FinalizerEvent } from '../../../src/controller/runtime/apply.ts';
+import { addFinalizer, applyObject, reconcileWithFinalizer, setControllerReference } from '../../../src/controller/runtime/apply.ts';
+import { clientStore } from './finalizerstore.ts';
 import { isStatusError, type KubeConfigClient } from '../../../src/controller/runtime/client.ts';
 import { resourcePath, resourceTypeOf, resourceTypes } from '../../../src/controller/runtime/kinds.ts';
 import { eventually, startTestCluster, type TestCluster } from './cluster.ts';
@@ -45,9 +46,10 @@ describe('apply helpers with a Database behind the aggregator', () => {
     await admin.request('DELETE', resourcePath(databases, namespace, 'guarded'));
     const terminating = await readDatabase('guarded');
     assert.ok(terminating.metadata.deletionTimestamp, 'held by the finalizer');
-    const events: FinalizerEvent[] = [];
-    await withFinalizer(admin, FINALIZER, terminating, async (event) => {
-      events.push(event);
+    const events: string[] = [];
+    await reconcileWithFinalizer(clientStore(admin, databases), FINALIZER, terminating, {
+      apply: async () => void events.push('apply'),
+      cleanup: async () => (events.push('cleanup'), { done: true }),
     });
     assert.deepEqual(events, ['cleanup']);
     const gone = await readDatabase('guarded').catch((e: unknown) => e);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { Operation } from 'fast-json-patch';
 import type { KubeObject } from '../../../src/api/meta.ts';
 import {
   addFinalizer,
@@ -10,14 +11,15 @@ import {
   removeFinalizer,
   removeFinalizerPatch,
   setControllerReference,
-  withFinalizer,
-  type FinalizerEvent,
+  reconcileWithFinalizer,
+  type Cleanup,
 } from '../../../src/controller/runtime/apply.ts';
 import { isStatusError, type KubeClient, type KubeConfigClient, type RequestOptions } from '../../../src/controller/runtime/client.ts';
 import { TerminalError } from '../../../src/controller/runtime/controller.ts';
 import { resourcePath, resourceTypes } from '../../../src/controller/runtime/kinds.ts';
 import { applyJsonPatch } from '../../../src/registry/jsonpatch.ts';
 import { eventually, startTestCluster, type TestCluster } from './cluster.ts';
+import { clientStore } from './finalizerstore.ts';
 
 const FINALIZER = 'strongroom.dev/cleanup';
 
@@ -90,55 +92,86 @@ describe('finalizer patches (applied by our own API server)', () => {
   });
 });
 
-describe('withFinalizer', () => {
-  /** Records PATCHes and answers each with the patch applied by our own server's JSON patch. */
-  class Recorder implements KubeClient {
-    patches: string[] = [];
-    async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-      this.patches.push(`${method} ${path} ${options.contentType}`);
-      return undefined as T;
+describe('reconcileWithFinalizer', () => {
+  /** A store that applies JSON patches with our own server's JSON patch, and records them. */
+  class Store {
+    patches: Operation[][] = [];
+    current: KubeObject;
+    constructor(current: KubeObject) {
+      this.current = current;
     }
-    watch(): Promise<void> {
-      throw new Error('not used');
+    async get(): Promise<KubeObject | undefined> {
+      return this.current;
+    }
+    async patch(obj: KubeObject, operations: Operation[]): Promise<KubeObject> {
+      this.patches.push(operations);
+      this.current = applyJsonPatch(this.current, operations);
+      return this.current;
     }
   }
 
   const deleting = { deletionTimestamp: '2026-01-01T00:00:00Z' };
-  const cases: Array<{ name: string; obj: KubeObject; cleanupResult?: object; calls: FinalizerEvent[]; patched: boolean }> = [
-    { name: 'present, live: apply', obj: db({ finalizers: [FINALIZER] }), calls: ['apply'], patched: false },
-    { name: 'present, deleted: cleanup, then removal', obj: db({ finalizers: [FINALIZER], ...deleting }), calls: ['cleanup'], patched: true },
+  const cases: Array<{ name: string; obj: KubeObject; cleanup?: Cleanup; wanted?: boolean; calls: string[]; finalizers: string[] | undefined }> = [
+    { name: 'present, live: apply', obj: db({ finalizers: [FINALIZER] }), calls: [`apply ${FINALIZER}`], finalizers: [FINALIZER] },
+    { name: 'absent, live: the finalizer is added, then apply sees it', obj: db(), calls: [`apply ${FINALIZER}`], finalizers: [FINALIZER] },
+    { name: 'absent, live, not wanted: apply without it', obj: db(), wanted: false, calls: ['apply'], finalizers: undefined },
+    { name: 'present, deleted: cleanup, then removal', obj: db({ finalizers: ['other', FINALIZER], ...deleting }), calls: ['cleanup'], finalizers: ['other'] },
     {
       name: 'present, deleted, cleanup unfinished: the finalizer stays',
       obj: db({ finalizers: [FINALIZER], ...deleting }),
-      cleanupResult: { requeueAfter: 5000 },
+      cleanup: { done: false, requeueAfter: 5000 },
       calls: ['cleanup'],
-      patched: false,
+      finalizers: [FINALIZER],
     },
-    { name: 'absent, live: only the finalizer is added', obj: db(), calls: [], patched: true },
-    { name: 'absent, deleted: nothing', obj: db(deleting), calls: [], patched: false },
+    { name: 'absent, deleted: nothing', obj: db(deleting), calls: [], finalizers: undefined },
   ];
-  for (const { name, obj, cleanupResult, calls, patched } of cases) {
-    it(name, async () => {
-      const client = new Recorder();
-      const seen: FinalizerEvent[] = [];
-      await withFinalizer(client, FINALIZER, obj, async (event) => {
-        seen.push(event);
-        return event === 'cleanup' ? cleanupResult : undefined;
+  for (const c of cases) {
+    it(c.name, async () => {
+      const store = new Store(c.obj);
+      const seen: string[] = [];
+      const result = await reconcileWithFinalizer(store, FINALIZER, c.obj, {
+        apply: async (live) => {
+          seen.push(['apply', ...(live.metadata.finalizers ?? [])].join(' '));
+        },
+        cleanup: async () => {
+          seen.push('cleanup');
+          return c.cleanup ?? { done: true };
+        },
+        ...(c.wanted === undefined ? {} : { wanted: () => c.wanted! }),
       });
-      assert.deepEqual(seen, calls);
-      assert.deepEqual(client.patches, patched ? ['PATCH /apis/strongroom.dev/v1alpha1/namespaces/shop/databases/orders application/json-patch+json'] : []);
+      assert.deepEqual(seen, c.calls);
+      assert.deepEqual(store.current.metadata.finalizers, c.finalizers);
+      assert.deepEqual(result, c.cleanup && !c.cleanup.done ? { requeueAfter: 5000 } : undefined);
     });
   }
 
+  it('removes the finalizer from the object as it is after cleanup, with a guarded patch', async () => {
+    const store = new Store(db({ finalizers: [FINALIZER], ...deleting }));
+    await reconcileWithFinalizer(store, FINALIZER, store.current, {
+      apply: async () => {},
+      cleanup: async () => {
+        // Cleanup wrote to the object meanwhile (another finalizer came first).
+        store.current = { ...store.current, metadata: { ...store.current.metadata, finalizers: ['first', FINALIZER] } };
+        return { done: true };
+      },
+    });
+    assert.deepEqual(store.current.metadata.finalizers, ['first']);
+    assert.deepEqual(store.patches.at(-1)![0], { op: 'test', path: '/metadata/finalizers/1', value: FINALIZER });
+  });
+
   it('keeps the finalizer when cleanup throws', async () => {
-    const client = new Recorder();
-    const failing = withFinalizer(client, FINALIZER, db({ finalizers: [FINALIZER], ...deleting }), async () => {
-      throw new Error('PVC still bound');
+    const store = new Store(db({ finalizers: [FINALIZER], ...deleting }));
+    const failing = reconcileWithFinalizer(store, FINALIZER, store.current, {
+      apply: async () => {},
+      cleanup: async () => {
+        throw new Error('PVC still bound');
+      },
     });
     await assert.rejects(failing, /PVC still bound/);
-    assert.deepEqual(client.patches, []);
+    assert.deepEqual(store.patches, []);
   });
 });
+
 
 describe('apply and finalizers on a real control plane', () => {
   let cluster: TestCluster;
@@ -225,17 +258,20 @@ describe('apply and finalizers on a real control plane', () => {
     assert.deepEqual(withoutOne.metadata.finalizers, ['example.com/other']);
   });
 
-  it('holds a deleted object until withFinalizer has cleaned up', async () => {
+  it('holds a deleted object until reconcileWithFinalizer has cleaned up', async () => {
     const created = await admin.request<KubeObject>('POST', resourcePath(resourceTypes.ConfigMap, namespace), { body: configMap('guarded-delete', {}) });
-    await withFinalizer(admin, FINALIZER, created, async () => {}); // adds the finalizer only
+    const store = clientStore(admin, resourceTypes.ConfigMap);
+    const events: string[] = [];
+    const handlers = {
+      apply: async () => void events.push('apply'),
+      cleanup: async () => (events.push('cleanup'), { done: true as const }),
+    };
+    await reconcileWithFinalizer(store, FINALIZER, created, handlers);
     await admin.request('DELETE', path('guarded-delete'));
     const terminating = await read('guarded-delete');
     assert.ok(terminating.metadata.deletionTimestamp, 'still there, being deleted');
-    const events: FinalizerEvent[] = [];
-    await withFinalizer(admin, FINALIZER, terminating, async (event) => {
-      events.push(event);
-    });
-    assert.deepEqual(events, ['cleanup']);
+    await reconcileWithFinalizer(store, FINALIZER, terminating, handlers);
+    assert.deepEqual(events, ['apply', 'cleanup']);
     const gone = await read('guarded-delete').catch((e: unknown) => e);
     assert.ok(isStatusError(gone, 404), String(gone));
   });

@@ -1,7 +1,6 @@
-// What the agent needs of an engine: a stream of its data for a backup, and a way to put a verified archive back.
-// One module per engine (postgres.ts, redis.ts, etcd.ts), each the only place that knows its engine's tools.
+// What the backup agent needs of an engine: a stream of its data for a backup, and a way to put a verified archive
+// back. Each engine's agent.ts is the only place that knows its engine's tools.
 import type { Readable } from 'node:stream';
-import type { Engine } from '../../api/engine-rules.ts';
 
 /** Where the database answers and who the agent is there. The password comes from the environment, never argv. */
 export interface Connection {
@@ -59,7 +58,6 @@ export interface RestoreRequest {
 }
 
 export interface EngineAdapter {
-  readonly engine: Engine;
   /** The archive's file-name format for a method, e.g. `pgdump` or `rdb`. */
   archiveFormat(method: string): string;
   /** Refuses a target that lacks what this engine and method need, before anything is downloaded. */

@@ -5,13 +5,13 @@
 //
 // etcdctl writes the snapshot only to a file it fsyncs and renames, so the snapshot is saved into the scratch
 // directory first and streamed from there; etcd's database is bounded by its quota (2 GiB by default, 8 GiB at most).
-import { access, constants, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
-import { delimiter, join } from 'node:path';
-import type { Connection, EngineAdapter } from './adapter.ts';
-import { required } from './adapter.ts';
-import { replaceDirectory, stageFile } from '../datadir.ts';
-import { execTool, runTool, type ToolOptions } from '../tool.ts';
+import { join } from 'node:path';
+import type { Connection, EngineAdapter } from '../adapter.ts';
+import { required } from '../adapter.ts';
+import { replaceDirectory, stageFile } from '../../agent/datadir.ts';
+import { execTool, onPath, runTool, type ToolOptions } from '../../agent/tool.ts';
 
 function toolOptions(connection: Connection, signal?: AbortSignal): ToolOptions {
   // etcdctl reads every flag from ETCDCTL_<FLAG>: the password never appears on its command line.
@@ -27,15 +27,7 @@ function endpoint(connection: Connection): string {
   return `http://${connection.host.includes(':') ? `[${connection.host}]` : connection.host}:${connection.port}`;
 }
 
-async function onPath(command: string): Promise<boolean> {
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    if (dir && (await access(join(dir, command), constants.X_OK).then(() => true, () => false))) return true;
-  }
-  return false;
-}
-
-export const etcdAdapter: EngineAdapter = {
-  engine: 'etcd',
+export const adapter: EngineAdapter = {
 
   archiveFormat() {
     return 'db';

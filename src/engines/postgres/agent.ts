@@ -3,10 +3,10 @@
 // `basebackup`: pg_basebackup's tar of the whole cluster with the WAL it needs, restored by unpacking it as the data
 // directory of a stopped server.
 import { mkdir } from 'node:fs/promises';
-import type { Connection, EngineAdapter, RestoreTarget } from './adapter.ts';
-import { required } from './adapter.ts';
-import { replaceDirectory } from '../datadir.ts';
-import { runTool, toolInput, toolOutput, type ToolOptions } from '../tool.ts';
+import type { Connection, EngineAdapter, RestoreTarget } from '../adapter.ts';
+import { required } from '../adapter.ts';
+import { replaceDirectory } from '../../agent/datadir.ts';
+import { runTool, toolInput, toolOutput, type ToolOptions } from '../../agent/tool.ts';
 
 const DEFAULT_USER = 'postgres';
 
@@ -32,8 +32,7 @@ async function serverFacts(connection: Connection, dbname: string, sizeQuery: st
   return { engineVersion: (version ?? '').split(' ')[0]!, bytesTotal: Number(size) || undefined };
 }
 
-export const postgresAdapter: EngineAdapter = {
-  engine: 'postgres',
+export const adapter: EngineAdapter = {
 
   archiveFormat(method) {
     return method === 'basebackup' ? 'tar' : 'pgdump';

@@ -2,7 +2,7 @@
 // One password, from the credentials Secret, is both `requirepass` (clients) and `masterauth` (replicas to the
 // primary). It goes on the command line through the environment, not into the ConfigMap, which anyone who may read
 // ConfigMaps could read. Redis needs no first-time setup, so no init Job.
-import type { Database } from '../api/database.ts';
+import type { Database } from '../../api/database.ts';
 import {
   childNames,
   configFile,
@@ -15,27 +15,22 @@ import {
   DATA_VOLUME,
   execProbe,
   memoryLimitBytes,
-  officialImage,
   POD_NAME_ENV,
   probes,
   serviceHost,
   type NamedPort,
-} from './common.ts';
-import { defineEngine, type Renderable } from './define.ts';
-import type { DesiredState, Engine, EngineContext } from './engine.ts';
-import { primaryHost, primaryWithReplicas, replicatedStatefulSet } from './replicated.ts';
+} from '../common.ts';
+import type { Renderable } from '../define.ts';
+import type { DesiredState, EngineContext } from '../engine.ts';
+import { primaryHost, primaryWithReplicas, replicatedStatefulSet } from '../replicated.ts';
 
-const PORT: NamedPort = { name: 'redis', port: 6379 };
+export const PORT: NamedPort = { name: 'redis', port: 6379 };
 /** The redis user of the Debian-based official image. */
-const UID = 999;
+export const UID = 999;
 const DATA_MOUNT = '/data';
 const CONFIG_DIR = '/etc/strongroom';
 
 export const REDIS_CREDENTIALS = { password: 'password' } as const;
-
-function image(version: string): string {
-  return officialImage('redis', version);
-}
 
 /**
  * A redis.conf argument. Plain values are written as they are, so multi-word directives such as `save 900 1 300 10`
@@ -73,7 +68,7 @@ if [ "\${POD_NAME##*-}" != 0 ]; then set -- "$@" --replicaof "$PRIMARY_HOST" ${P
 exec redis-server "$@"
 `;
 
-function render(db: Database, ctx: EngineContext, { version, credentials, passwords }: Renderable): DesiredState {
+export function render(db: Database, ctx: EngineContext, { image, credentials, passwords }: Renderable): DesiredState {
   const names = childNames(db);
   const config = configMap(db, names.config, { 'redis.conf': redisConf(db) });
   const host = serviceHost(db, names.client, ctx);
@@ -90,7 +85,7 @@ function render(db: Database, ctx: EngineContext, { version, credentials, passwo
   const ping = execProbe('sh', '-c', `redis-cli -h 127.0.0.1 -p ${PORT.port} ping | grep -q PONG`);
   const redis = {
     name: 'redis',
-    image: image(version),
+    image,
     command: ['sh', '-c', START_SCRIPT],
     env: [
       POD_NAME_ENV,
@@ -120,17 +115,3 @@ function render(db: Database, ctx: EngineContext, { version, credentials, passwo
     }),
   });
 }
-
-export const redis: Engine = defineEngine({
-  name: 'redis',
-  defaultPort: PORT.port,
-  credentialKeys: Object.values(REDIS_CREDENTIALS),
-  image,
-  parameters: {
-    keyPattern: /^[a-z][a-z0-9-]*$/,
-    keyDescription: 'a redis.conf directive such as maxmemory-policy',
-    // `include` would read another file over the managed settings.
-    alsoManaged: ['include'],
-  },
-  render,
-});

@@ -12,8 +12,8 @@ import { rename, rm, open } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { stageFile, syncDirectory } from '../datadir.ts';
-import { required, type Connection, type EngineAdapter } from './adapter.ts';
+import { stageFile, syncDirectory } from '../../agent/datadir.ts';
+import { required, type Connection, type EngineAdapter } from '../adapter.ts';
 
 const DBFILENAME = 'dump.rdb';
 /** The append-only files of Redis 7 (a directory) and of older versions; either would be loaded instead of dump.rdb. */
@@ -166,8 +166,7 @@ async function startsWithRdbMagic(file: string): Promise<boolean> {
   }
 }
 
-export const redisAdapter: EngineAdapter = {
-  engine: 'redis',
+export const adapter: EngineAdapter = {
 
   archiveFormat() {
     return 'rdb';

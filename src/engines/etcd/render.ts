@@ -5,7 +5,7 @@
 // a member is not Ready until a quorum of the initial members has formed a cluster, so OrderedReady would wait for
 // member 0 to be Ready before starting member 1, and member 0 would wait for member 1 forever.
 //
-// Scaling: the controller changes membership one step at a time as `planMembership` says: a new member joins as a
+// Scaling: the controller changes membership one step at a time as `planMembership` (membership.ts) says: a new member joins as a
 // learner (which does not count toward the quorum), is promoted once it has caught up, and members leave from the
 // highest ordinal down. The StatefulSet's replica count follows the recorded members, not spec.replicas: a pod starts
 // only for a member that the cluster already knows. Membership changes run as Jobs (`membershipJob`).
@@ -16,10 +16,9 @@
 //
 // Authentication: the init Job creates the `root` user with the generated password and enables authentication once
 // the members run. Probes use the metrics listener, which serves the health endpoints without authentication.
-import type { Database } from '../api/database.ts';
-import { majorOf } from '../api/engine-rules.ts';
-import type { KubeObject } from '../api/meta.ts';
-import { parseQuantity } from '../api/quantity.ts';
+import type { Database } from '../../api/database.ts';
+import type { KubeObject } from '../../api/meta.ts';
+import { parseQuantity } from '../../api/quantity.ts';
 import {
   childNames,
   clientService,
@@ -47,26 +46,28 @@ import {
   sortedParameters,
   statefulSet,
   tcpProbe,
-  versionErrors,
   versionOf,
   type NamedPort,
-} from './common.ts';
-import { defineEngine, type Renderable } from './define.ts';
-import type { DesiredState, Engine, EngineContext, Member } from './engine.ts';
+} from '../common.ts';
+import type { Renderable } from '../define.ts';
+import type { DesiredState, EngineContext, Member } from '../engine.ts';
+import { majorOf, supportedMajor } from '../versions.ts';
 
-const CLIENT: NamedPort = { name: 'client', port: 2379 };
-const PEER: NamedPort = { name: 'peer', port: 2380 };
+export const CLIENT: NamedPort = { name: 'client', port: 2379 };
+export const PEER: NamedPort = { name: 'peer', port: 2380 };
 /** Health and metrics over plain HTTP without authentication, for the kubelet's probes. */
 const METRICS: NamedPort = { name: 'metrics', port: 2381 };
 /** Any non-root user: the image runs only the etcd binaries, which need nothing but a writable data volume. */
-const UID = 65532;
+export const UID = 65532;
 const DATA_MOUNT = '/var/lib/etcd';
 /** Below the mount, so etcd creates it with the 0700 it insists on. */
-const DATA_DIR = `${DATA_MOUNT}/data`;
+export const DATA_SUBPATH = 'data';
+const DATA_DIR = `${DATA_MOUNT}/${DATA_SUBPATH}`;
 /** etcd's recommended upper bound for the backend. */
 const MAX_QUOTA_BYTES = 8 * 2 ** 30;
 
 export const ETCD_CREDENTIALS = { root: 'root-password' } as const;
+export const DEFAULT_VERSION = '3.5';
 
 /**
  * The release a minor runs when the Database names no patch. The images are the Kubernetes project's builds of etcd
@@ -76,17 +77,17 @@ const RELEASES: Readonly<Record<string, string>> = { '3.4': '3.4.13', '3.5': '3.
 /** The first patch of each minor that serves /livez and /readyz; 3.4 keeps the older probes, which every 3.4 has. */
 const LIVEZ_SINCE: Readonly<Record<string, number>> = { '3.5': 11, '3.6': 0 };
 
+/** The versions etcd accepts; index.ts declares them to the API. */
+export const VERSIONS = { majors: ['3.4', '3.5', '3.6'], versionPattern: /^(\d+\.\d+)(?:\.\d+)?$/ };
+
 function release(version: string): string {
-  const errors = versionErrors('etcd', version);
-  const minor = majorOf('etcd', version);
+  const minor = supportedMajor(VERSIONS, version);
   const pinned = minor === undefined ? undefined : RELEASES[minor];
-  if (errors.length > 0 || pinned === undefined) {
-    throw new Error(`no etcd image for ${version}: ${errors[0]?.message ?? 'no release is pinned for it'}`);
-  }
+  if (pinned === undefined) throw new Error(`no etcd release is pinned for ${version}`);
   return version === minor ? pinned : version;
 }
 
-function image(version: string): string {
+export function defaultImage(version: string): string {
   return `registry.k8s.io/etcd:${release(version)}-0`;
 }
 
@@ -96,7 +97,7 @@ function image(version: string): string {
  * the quorum. Releases without those endpoints get the process listening as liveness and /health as readiness.
  */
 function healthProbes(version: string) {
-  const since = LIVEZ_SINCE[majorOf('etcd', version)!];
+  const since = LIVEZ_SINCE[majorOf(VERSIONS, version)!];
   const patch = Number(release(version).split('.')[2]);
   if (since !== undefined && patch >= since) {
     const livez = httpProbe('/livez', METRICS.name);
@@ -132,11 +133,11 @@ export function quorum(voters: number): number {
 /** What DNS names depend on. */
 type Dns = Pick<EngineContext, 'clusterDomain'>;
 
-function peerURL(db: Database, member: string, ctx: Dns): string {
+export function peerURL(db: Database, member: string, ctx: Dns): string {
   return `http://${memberHost(db, member, ctx)}:${PEER.port}`;
 }
 
-function ordinal(member: Member): number {
+export function ordinal(member: Member): number {
   const n = ordinalOf(member.name);
   if (n === undefined) throw new Error(`etcd member ${member.name} is not named <database>-<ordinal>`);
   return n;
@@ -188,10 +189,11 @@ function etcdctlEnv(db: Database, ctx: Dns) {
   ];
 }
 
-function etcdctlContainer(db: Database, ctx: Dns, script: string, env: { name: string; value: string }[] = []) {
+/** A container running `script` with etcdctl as root against the client Service. */
+export function etcdctlContainer(db: Database, ctx: Pick<EngineContext, 'clusterDomain' | 'image'>, script: string, env: { name: string; value: string }[] = []) {
   return {
     name: 'etcdctl',
-    image: image(versionOf(db)),
+    image: ctx.image ?? defaultImage(versionOf(db, DEFAULT_VERSION)),
     command: ['sh', '-c', script],
     env: [...etcdctlEnv(db, ctx), ...env],
     securityContext: CONTAINER_SECURITY_CONTEXT,
@@ -214,7 +216,7 @@ esac
 etcdctl auth enable
 `;
 
-function render(db: Database, ctx: EngineContext, { version, credentials, passwords }: Renderable): DesiredState {
+export function render(db: Database, ctx: EngineContext, { version, image, credentials, passwords }: Renderable): DesiredState {
   const names = childNames(db);
   const config = configMap(db, names.config, configData(db));
   const cluster = configMap(db, clusterConfigName(db), clusterData(db, ctx));
@@ -231,7 +233,7 @@ function render(db: Database, ctx: EngineContext, { version, credentials, passwo
   const self = memberHost(db, '$(POD_NAME)', ctx);
   const etcd = {
     name: 'etcd',
-    image: image(version),
+    image,
     command: ['etcd'],
     args: [
       '--name=$(POD_NAME)',
@@ -270,7 +272,7 @@ function render(db: Database, ctx: EngineContext, { version, credentials, passwo
       disruptionBudget(db, ctx),
       networkPolicy(db, [CLIENT, PEER], [CLIENT]),
     ],
-    initJob: job(db, names.initJob, 'init', UID, [etcdctlContainer(db, ctx, ENABLE_AUTH_SCRIPT)]),
+    initJob: job(db, names.initJob, 'init', UID, [etcdctlContainer(db, { ...ctx, image }, ENABLE_AUTH_SCRIPT)]),
     status: {
       selector: selectorString(db),
       endpoints: { primary: `${host}:${CLIENT.port}` },
@@ -283,104 +285,3 @@ function render(db: Database, ctx: EngineContext, { version, credentials, passwo
 export function clusterConfigName(db: Database): string {
   return `${identity(db).name}-cluster`;
 }
-
-/** The next membership change, or why there is none to make now. */
-export type MembershipStep =
-  | { action: 'none' }
-  /** `etcdctl member add --learner`; the StatefulSet then starts the member's pod. */
-  | { action: 'add'; member: string }
-  /** `etcdctl member promote`: the learner becomes a voter. etcd refuses until it has caught up. */
-  | { action: 'promote'; member: string }
-  /** `etcdctl member remove`; the StatefulSet then deletes the member's pod and claim. */
-  | { action: 'remove'; member: string }
-  /** A step is due but would now break the quorum or cannot succeed; plan again when members change health. */
-  | { action: 'wait'; reason: string };
-
-/**
- * One step from `members` towards `desired` voters, never one that would leave fewer healthy voters than a quorum.
- * Every change is itself a Raft proposal, so nothing is planned while the healthy voters are short of a quorum. A new
- * member joins as a learner and is promoted once it runs; a learner no longer wanted is removed first; voters leave
- * from the highest ordinal down, since the StatefulSet can only remove its last pod.
- */
-export function planMembership(db: Database, members: readonly Member[], desired: number): MembershipStep {
-  if (members.length === 0) return { action: 'wait', reason: 'the cluster has no members: it has to be bootstrapped' };
-  const voters = members.filter((m) => !m.learner).sort((a, b) => ordinal(b) - ordinal(a));
-  const healthy = voters.filter((m) => m.healthy).length;
-  if (healthy < quorum(voters.length)) {
-    return {
-      action: 'wait',
-      reason: `${healthy} of ${voters.length} voting members are healthy, short of a quorum of ${quorum(voters.length)}`,
-    };
-  }
-  const learner = members.find((m) => m.learner);
-  if (learner) {
-    if (voters.length >= desired) return { action: 'remove', member: learner.name };
-    if (!learner.healthy) return { action: 'wait', reason: `learner ${learner.name} has not started yet` };
-    return { action: 'promote', member: learner.name };
-  }
-  if (voters.length < desired) {
-    return { action: 'add', member: memberName(db, Math.max(...members.map(ordinal)) + 1) };
-  }
-  if (voters.length > desired) {
-    const leaving = voters[0]!;
-    const remaining = healthy - (leaving.healthy ? 1 : 0);
-    if (remaining < quorum(voters.length - 1)) {
-      return {
-        action: 'wait',
-        reason: `removing ${leaving.name} would leave ${remaining} healthy of ${voters.length - 1} voting members, short of a quorum of ${quorum(voters.length - 1)}`,
-      };
-    }
-    return { action: 'remove', member: leaving.name };
-  }
-  return { action: 'none' };
-}
-
-/** Idempotent: finds the member by its peer URL (a member not yet started has no name) and acts only if needed. */
-const MEMBERSHIP_SCRIPT = `set -eu
-list=$(etcdctl member list)
-found=$(printf '%s\\n' "$list" | while IFS=', ' read -r id status name peer client learner; do
-  if [ "$peer" = "$PEER_URL" ]; then echo "$id $learner"; fi
-done)
-set -- $found
-case "$ACTION" in
-  add) if [ $# -eq 0 ]; then etcdctl member add "$MEMBER" --learner --peer-urls="$PEER_URL"; fi ;;
-  promote)
-    if [ $# -eq 0 ]; then echo "$MEMBER is not a member" >&2; exit 1; fi
-    if [ "$2" = true ]; then etcdctl member promote "$1"; fi
-    ;;
-  remove) if [ $# -gt 0 ]; then etcdctl member remove "$1"; fi ;;
-esac
-`;
-
-/**
- * The Job that carries out a membership step, named `<database>-<action>-<ordinal>` so that a step already under way
- * is not started twice. Delete it once its outcome is recorded: a later step of the same name needs a new Job.
- */
-export function membershipJob(
-  db: Database,
-  step: Extract<MembershipStep, { member: string }>,
-  ctx: Dns = {},
-): KubeObject {
-  const container = etcdctlContainer(db, ctx, MEMBERSHIP_SCRIPT, [
-    { name: 'ACTION', value: step.action },
-    { name: 'MEMBER', value: step.member },
-    { name: 'PEER_URL', value: peerURL(db, step.member, ctx) },
-  ]);
-  const name = `${identity(db).name}-${step.action}-${ordinalOf(step.member)}`;
-  return job(db, name, 'membership', UID, [container]);
-}
-
-export const etcd: Engine = defineEngine({
-  name: 'etcd',
-  defaultPort: CLIENT.port,
-  credentialKeys: Object.values(ETCD_CREDENTIALS),
-  image,
-  parameters: {
-    keyPattern: /^[a-z][a-z0-9-]*$/,
-    keyDescription: 'an etcd flag name without the leading dashes, such as snapshot-count',
-    // Set on the command line; etcd refuses to start when a flag is also set in its environment.
-    alsoManaged: ['listen-metrics-urls'],
-  },
-  render,
-});
-

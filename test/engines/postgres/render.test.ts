@@ -4,10 +4,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { memberRole } from '../../src/engines/common.ts';
-import { applicationName } from '../../src/engines/postgres.ts';
-import { configData, container, database, decoded, envValue, find, podSpec, render } from './fixtures.ts';
-import { runScript } from './scripts.ts';
+import { applicationName } from '../../../src/engines/postgres/render.ts';
+import { memberRole } from '../../../src/engines/replicated.ts';
+import { configData, container, database, decoded, envValue, find, podSpec, render } from '../fixtures.ts';
+import { runScript } from '../scripts.ts';
 
 const conf = (state: ReturnType<typeof render>) => configData(state, 'orders-config')['postgresql.conf'];
 
@@ -69,10 +69,11 @@ describe('postgres configuration', () => {
     assert.match(hba, /^host\s+all\s+all\s+all\s+scram-sha-256$/m);
   });
 
-  it('mounts the configuration and the initdb script from the ConfigMap', () => {
+  it('states its own command, the server by name, with the configuration from the ConfigMap', () => {
     const state = render(database('postgres'));
     const postgres = container(state, 'postgres');
-    assert.deepEqual(postgres.args, [
+    assert.equal(postgres.args, undefined);
+    assert.deepEqual(postgres.command, [
       'postgres',
       '-c',
       'config_file=/etc/strongroom/postgresql.conf',
@@ -81,16 +82,17 @@ describe('postgres configuration', () => {
       '-c',
       'cluster_name=$(POD_NAME)',
     ]);
+    assert.equal(envValue(postgres, 'PGDATA'), '/var/lib/postgresql/data/pgdata');
     const volumes = podSpec(state).volumes;
-    assert.deepEqual(volumes.find((v: any) => v.name === 'initdb').configMap, {
-      name: 'orders-config',
-      defaultMode: 0o555,
-      items: [{ key: 'initdb.sh', path: 'initdb.sh' }],
-    });
+    assert.deepEqual(volumes.find((v: any) => v.name === 'run'), { name: 'run', emptyDir: {} }, 'the socket directory exists in any image');
     assert.deepEqual(
       postgres.volumeMounts.map((m: any) => m.mountPath),
-      ['/var/lib/postgresql/data', '/etc/strongroom', '/docker-entrypoint-initdb.d'],
+      ['/var/lib/postgresql/data', '/var/run/postgresql', '/etc/strongroom'],
     );
+    const bootstrap = container(state, 'bootstrap');
+    assert.deepEqual(bootstrap.command.slice(0, 2), ['sh', '-c']);
+    assert.deepEqual(bootstrap.volumeMounts.map((m: any) => m.mountPath), ['/var/lib/postgresql/data', '/var/run/postgresql']);
+    assert.equal(JSON.stringify(state).includes('docker-entrypoint'), false, 'nothing relies on the image entrypoint');
   });
 });
 
@@ -109,11 +111,13 @@ describe('postgres probes and container', () => {
     assert.ok(podSpec(render(database('postgres'))).terminationGracePeriodSeconds >= 30);
   });
 
-  it('passes passwords from the credentials Secret, never as values', () => {
-    const postgres = container(render(database('postgres')), 'postgres');
-    for (const [name, key] of [['POSTGRES_PASSWORD', 'superuser-password'], ['REPLICATION_PASSWORD', 'replication-password'], ['APP_PASSWORD', 'password']]) {
-      assert.deepEqual(envValue(postgres, name!), { secretKeyRef: { name: 'orders-credentials', key } });
+  it('passes passwords from the credentials Secret, never as values, and only to the bootstrap', () => {
+    const state = render(database('postgres'));
+    const bootstrap = container(state, 'bootstrap');
+    for (const [name, key] of [['SUPERUSER_PASSWORD', 'superuser-password'], ['REPLICATION_PASSWORD', 'replication-password'], ['APP_PASSWORD', 'password']]) {
+      assert.deepEqual(envValue(bootstrap, name!), { secretKeyRef: { name: 'orders-credentials', key } });
     }
+    assert.deepEqual(container(state, 'postgres').env.map((e: any) => e.name), ['POD_NAME', 'PGDATA', 'PGPASSFILE']);
   });
 });
 
@@ -129,20 +133,18 @@ describe('postgres application role', () => {
       const connection = decoded(find(state, 'Secret', `${name}-connection`));
       assert.equal(connection.username, role);
       assert.equal(connection.database, role);
-      assert.equal(envValue(container(state, 'postgres', name), 'POSTGRES_DB'), role);
+      assert.equal(envValue(container(state, 'bootstrap', name), 'APP_DB'), role);
+      assert.equal(envValue(container(state, 'bootstrap', name), 'APP_USER'), role);
     });
   }
 
-  it('creates the replication and application roles from the initdb script', () => {
-    const script = configData(render(database('postgres')), 'orders-config')['initdb.sh'];
-    assert.match(script, /CREATE ROLE replicator WITH REPLICATION LOGIN PASSWORD :'replication_password';/);
-    assert.match(script, /CREATE ROLE :"app_user" WITH LOGIN PASSWORD :'app_password';/);
-    assert.match(script, /ALTER DATABASE :"app_db" OWNER TO :"app_user";/);
-    assert.equal(spawnSync('bash', ['-n', '-c', script]).status, 0, 'bash can parse it');
+  it('has a bootstrap script a POSIX shell can parse', () => {
+    const script = container(render(database('postgres')), 'bootstrap').command[2];
+    assert.equal(spawnSync('sh', ['-n', '-c', script]).status, 0);
   });
 });
 
-describe('postgres replica bootstrap script', () => {
+describe('postgres bootstrap script of a replica', () => {
   const fakes = {
     'pg_isready': 'exit 0',
     // Writes a data directory where --pgdata says, as pg_basebackup does.
@@ -157,7 +159,7 @@ describe('postgres replica bootstrap script', () => {
       const pgdata = join(volume, 'pgdata');
       prepare(pgdata);
       const env = { POD_NAME: pod, PGDATA: pgdata, PGPASSFILE: join(volume, '.pgpass'), PRIMARY_HOST: 'orders-0.orders-headless', REPLICATION_PASSWORD: 'repl' };
-      const run = runScript('bash', script, env, fakes);
+      const run = runScript('sh', script, env, fakes);
       const passfile = join(volume, '.pgpass');
       return {
         run,
@@ -180,13 +182,6 @@ describe('postgres replica bootstrap script', () => {
     assert.match(result.run.calls[1]!, /--host=orders-0\.orders-headless .*--username=replicator .*--wal-method=stream/);
   });
 
-  it('leaves ordinal 0 to initdb', () => {
-    const result = bootstrap('orders-0');
-    assert.equal(result.run.status, 0, result.run.stderr);
-    assert.deepEqual(result.run.calls, []);
-    assert.equal(result.initialised, false);
-  });
-
   it('leaves a data directory that is already initialised', () => {
     const result = bootstrap('orders-1', (pgdata) => {
       mkdirSync(pgdata, { recursive: true });
@@ -198,7 +193,7 @@ describe('postgres replica bootstrap script', () => {
   });
 
   it('writes the replication passfile on every start, readable by its owner only', () => {
-    for (const pod of ['orders-0', 'orders-1']) {
+    for (const pod of ['orders-1', 'orders-2']) {
       const result = bootstrap(pod);
       assert.equal(result.passfile, '*:*:*:replicator:repl\n');
       assert.equal(result.passfileMode, 0o600);
