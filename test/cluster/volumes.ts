@@ -9,6 +9,17 @@ export interface PersistentVolumeOptions {
   capacity?: string;
   /** Created if missing, as the default class, so claims without storageClassName bind too (default "standard"). */
   storageClassName?: string;
+  /**
+   * A real node's volumes: each PV is a directory under `hostDir` that kubelet creates and mounts, bound to `node` by
+   * node affinity so a claim's pods run where its data is. Without, the hostPath is bookkeeping nothing mounts.
+   */
+  local?: { hostDir: string; node: string };
+}
+
+function nodeAffinity(node: string): object {
+  return {
+    required: { nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [node] }] }] },
+  };
 }
 
 /** Creates `count` ReadWriteOnce PVs and their StorageClass; returns the PV names. */
@@ -33,9 +44,12 @@ export async function provisionPersistentVolumes(kubeconfig: string, options: Pe
       storageClassName,
       capacity: { storage: options.capacity ?? "10Gi" },
       accessModes: ["ReadWriteOnce"],
-      // Retain: no kubelet or deleter exists, and the hostPath below is bookkeeping that nothing mounts.
+      // Retain: no deleter exists; a real node's directories go with the run's directory.
       persistentVolumeReclaimPolicy: "Retain",
-      hostPath: { path: `/tmp/strongroom-pv/${name}` },
+      hostPath: options.local
+        ? { path: `${options.local.hostDir}/${name}`, type: "DirectoryOrCreate" }
+        : { path: `/tmp/strongroom-pv/${name}` },
+      ...(options.local ? { nodeAffinity: nodeAffinity(options.local.node) } : {}),
     },
   }));
   const list = { apiVersion: "v1", kind: "List", items: [storageClass, ...volumes] };
