@@ -11,6 +11,7 @@
 //   node test/cluster/build.ts --all       the same for every supported minor
 //   node test/cluster/build.ts --real      also the real node's binaries (see realnode.ts)
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { homedir } from "node:os";
@@ -94,6 +95,11 @@ async function moduleVersion(moduleDir: string, modulePath: string): Promise<str
   const match = new RegExp(`^[ \\t]*(?:require[ \\t]+)?${escaped}[ \\t]+(v\\S+)`, "m").exec(goMod);
   if (!match) throw new Error(`${moduleDir}/go.mod does not require ${modulePath}`);
   return match[1];
+}
+
+/** 12 hex digits of a wrapper module file's SHA-256. */
+async function fileDigest(path: string): Promise<string> {
+  return createHash("sha256").update(await readFile(join(clusterDir, path))).digest("hex").slice(0, 12);
 }
 
 /** Version stamping as upstream's hack/lib/version.sh does; unstamped binaries report v0.0.0-master. */
@@ -237,7 +243,8 @@ export async function nodeTargets(kubeletMinor: string): Promise<BinaryTarget[]>
     await cni("hostLocal", "host-local", "ipam"),
     await cni("loopback", "loopback", "main"),
     await cni("portmap", "portmap", "meta"),
-    await moduleTarget("coredns", "github.com/coredns/coredns", "coredns", "coredns", "coredns", "."),
+    // Keyed by main.go too: its plugin list is part of the binary.
+    await moduleTarget("coredns", "github.com/coredns/coredns", `coredns-${await fileDigest("coredns/main.go")}`, "coredns", "coredns", "."),
     await kubeTarget(kubeletMinor, "kubelet", "kubelet"),
     await kubeTarget(kubeletMinor, "kubeProxy", "kube-proxy"),
   ];

@@ -308,7 +308,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       await kubeJSON(admin, "POST", `${apiServerURL}/apis/discovery.k8s.io/v1/namespaces/default/endpointslices`, {
         metadata: {
           name: "kubernetes",
-          labels: { "kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "strongroom.dev/local-cluster" },
+          labels: { "kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "local-cluster.strongroom.dev" },
         },
         addressType: "IPv4",
         endpoints: [{ addresses: [network.hostAddress], conditions: { ready: true } }],

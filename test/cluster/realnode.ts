@@ -3,7 +3,7 @@
 // can take every trace away again: pods, containers, shims, mounts, cgroups, the namespace and the kernel tunables
 // kubelet sets.
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, realpath, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, realpath, rm, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { stringify } from "yaml";
@@ -11,11 +11,12 @@ import type { NodeBinaries } from "./build.ts";
 import { httpsRequest, kubeJSON, type TLSIdentity } from "./client.ts";
 import { renderKubeconfig } from "./kubeconfig.ts";
 import type { NodeImages } from "./nodeimages.ts";
-import type { NodeNetwork } from "./nodenetwork.ts";
+import { nodeNamespaceNames, type NodeNetwork } from "./nodenetwork.ts";
 import type { CertificateAuthority } from "./pki.ts";
 import { runCommand, startProcess, waitUntil, type ComponentProcess } from "./process.ts";
 
 export const realNodeName = "real-node";
+const kubeletDefaultRoot = "/var/lib/kubelet";
 /** kubelet's cluster DNS answers for this domain; CoreDNS forwards nothing else anywhere. */
 const clusterDomain = "cluster.local";
 const cgroupMounts = "/sys/fs/cgroup";
@@ -60,10 +61,9 @@ interface PodList {
   items: Array<{ metadata: { name: string; namespace: string } }>;
 }
 
-/** Directories of the run's cgroup under every v1 hierarchy (cgroupfs driver), deepest last. */
+/** The run's cgroup under every hierarchy, the unified one too (runc mirrors containers into it on hybrid hosts). */
 async function cgroupDirs(root: string): Promise<string[]> {
-  const hierarchies = (await readdir(cgroupMounts)).filter((name) => name !== "unified");
-  return hierarchies.map((name) => join(cgroupMounts, name, root)).filter((path) => existsSync(path));
+  return (await readdir(cgroupMounts)).map((name) => join(cgroupMounts, name, root)).filter((path) => existsSync(path));
 }
 
 async function createCgroup(root: string): Promise<void> {
@@ -115,6 +115,12 @@ async function mountsUnder(dir: string): Promise<string[]> {
   return [...new Set(points)].sort((a, b) => b.length - a.length);
 }
 
+/** Node namespaces of other runs (nodenetwork.ts's names), which may still use the host's shared paths. */
+async function otherNodeNamespaces(network: NodeNetwork): Promise<string[]> {
+  const names = await readdir("/run/netns").catch(() => []);
+  return names.filter((name) => nodeNamespaceNames.includes(name) && name !== network.namespace);
+}
+
 /** Processes running `binary` (containerd's shims re-parent themselves away from containerd, so they are found by path). */
 async function processesOf(binary: string): Promise<number[]> {
   const target = await realpath(binary);
@@ -151,6 +157,9 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.nri.v1.nri",
   # Pods' network namespaces as bind mounts under the state directory, not /var/run/netns.
   netns_mounts_under_state_dir = true
   tolerate_missing_hugetlb_controller = true
+  # Containers' OOM scores no lower than containerd's own: lowering one needs CAP_SYS_RESOURCE, which the host may
+  # withhold even from root (then runc fails on the sandbox's -998).
+  restrict_oom_score_adj = true
   [plugins."io.containerd.cri.v1.runtime".cni]
     bin_dirs = [${JSON.stringify(cniBinDir)}]
     conf_dir = ${JSON.stringify(join(root, "cni", "net.d"))}
@@ -170,10 +179,29 @@ disabled_plugins = ["io.containerd.internal.v1.opt", "io.containerd.nri.v1.nri",
 `;
 }
 
+/** The pod network's CNI name: one per slot, so this run's entries in libcni's cache are told apart. */
+const podNetworkName = (network: NodeNetwork): string => network.namespace;
+
+/**
+ * libcni caches each attachment's result under /var/lib/cni/results (not configurable through containerd) until the
+ * sandbox's CNI DEL; removes those of this run's pod network and of their sandboxes' loopback, which a node that did
+ * not get to stop its sandboxes leaves.
+ */
+async function removeCniResults(network: NodeNetwork): Promise<void> {
+  const dir = "/var/lib/cni/results";
+  const entries = await readdir(dir).catch(() => []);
+  const prefix = `${podNetworkName(network)}-`;
+  for (const entry of entries.filter((name) => name.startsWith(prefix))) {
+    const sandbox = entry.slice(prefix.length).replace(/-eth0$/, "");
+    await rm(join(dir, entry), { force: true });
+    await rm(join(dir, `cni-loopback-${sandbox}-lo`), { force: true });
+  }
+}
+
 function cniConfig(root: string, network: NodeNetwork): object {
   return {
     cniVersion: "1.0.0",
-    name: "strongroom-pods",
+    name: podNetworkName(network),
     plugins: [
       {
         type: "bridge",
@@ -201,6 +229,10 @@ export async function startRealNode(input: RealNodeInput): Promise<RealNode> {
   const socket = join(root, "containerd.sock");
   const apiServer = `https://${network.hostAddress}:${input.apiPort}`;
   const processes: ComponentProcess[] = [];
+  const preexisting = new Set(
+    ["/run/containerd/s", "/run/containerd/fifo", "/run/containerd", "/var/lib/cni/results", "/var/lib/cni", kubeletDefaultRoot]
+      .filter((path) => existsSync(path)),
+  );
   const savedTunables = await Promise.all(kernelTunables.map(async (path) => [path, await readFile(path, "utf8")] as const));
   const ctr = (args: string[]) => runCommand(binaries.ctr, ["--address", socket, "--namespace", "k8s.io", ...args]);
   const wait = (what: string, check: () => Promise<boolean>) => waitUntil(what, check, { timeoutMs: input.timeoutMs, processes });
@@ -225,6 +257,8 @@ export async function startRealNode(input: RealNodeInput): Promise<RealNode> {
     const cordon = await httpsRequest(input.admin, "PATCH", nodeURL, { spec: { unschedulable: true } }, {
       "content-type": "application/merge-patch+json",
     });
+    // Not registered (kubelet never got that far): no pod can be bound to it.
+    if (cordon.status === 404) return;
     if (cordon.status !== 200) throw new Error(`cordon ${realNodeName}: HTTP ${cordon.status}: ${cordon.body}`);
     const selector = encodeURIComponent(`spec.nodeName=${realNodeName}`);
     const pods = await kubeJSON<PodList>(input.admin, "GET", `${input.apiServerURL}/api/v1/pods?fieldSelector=${selector}`);
@@ -232,11 +266,12 @@ export async function startRealNode(input: RealNodeInput): Promise<RealNode> {
       const url = `${input.apiServerURL}/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`;
       await kubeJSON(input.admin, "DELETE", url, { gracePeriodSeconds: 1 }).catch(() => {});
     }
-    // kubelet stops each pod's containers and sandbox (CNI DEL, volume unmounts) before the pod object goes away.
+    // kubelet lets a pod object go only once its containers and sandbox are stopped (CNI DEL), its volumes unmounted
+    // and its cgroup removed; the stopped containers it keeps for garbage collection are removed below.
     await waitUntil("the real node's pods to be gone", async () => {
       const left = await kubeJSON<PodList>(input.admin, "GET", `${input.apiServerURL}/api/v1/pods?fieldSelector=${selector}`);
-      return left.items.length === 0 && (await ctr(["containers", "list", "--quiet"])).trim() === "";
-    }, { timeoutMs: 90_000, processes: [] });
+      return left.items.length === 0;
+    }, { timeoutMs: 60_000, processes: [] });
   };
 
   let stopped: Promise<void> | undefined;
@@ -274,9 +309,17 @@ export async function startRealNode(input: RealNodeInput): Promise<RealNode> {
       await attempt(async () => {
         for (const point of await mountsUnder(input.dir)) await runCommand("umount", ["--lazy", point]);
       });
+      await attempt(() => removeCniResults(network));
       await attempt(() => network.remove());
-      // Shim sockets live under containerd's compiled-in state directory; leave it as found when it is empty.
-      for (const dir of ["/run/containerd/s", "/run/containerd"]) await rmdir(dir).catch(() => {});
+      // Compiled-in paths, shared by every containerd, kubelet and libcni on the host: shim sockets and ctr's fifos
+      // under /run/containerd, kubelet's device plugin socket under /var/lib/kubelet, libcni's cache under
+      // /var/lib/cni. What this run created is removed once no other run's node is left to use it.
+      for (const dir of ["/run/containerd/s", "/run/containerd/fifo", "/run/containerd", "/var/lib/cni/results", "/var/lib/cni"]) {
+        if (!preexisting.has(dir)) await rmdir(dir).catch(() => {});
+      }
+      if (!preexisting.has(kubeletDefaultRoot) && (await otherNodeNamespaces(network)).length === 0) {
+        await attempt(() => rm(kubeletDefaultRoot, { recursive: true, force: true }));
+      }
       await attempt(() => Promise.all(savedTunables.map(([path, value]) => writeFile(path, value))));
       if (errors.length > 0) throw new AggregateError(errors, "the real node did not stop cleanly");
     })());
@@ -322,6 +365,8 @@ export async function startRealNode(input: RealNodeInput): Promise<RealNode> {
       resolvConf: "",
       podLogsDir: join(root, "pod-logs"),
       failSwapOn: false,
+      // kubelet's default (-999) needs CAP_SYS_RESOURCE, as above; it would only fail to protect itself.
+      oomScoreAdj: 0,
       // The disk is shared with other work; evict only when it is really full.
       evictionHard: { "memory.available": "100Mi", "nodefs.available": "1%", "imagefs.available": "1%", "nodefs.inodesFree": "1%" },
       imageGCHighThresholdPercent: 100,
@@ -332,6 +377,8 @@ export async function startRealNode(input: RealNodeInput): Promise<RealNode> {
       `--config=${kubeletConfig}`,
       `--kubeconfig=${await kubeconfig("kubelet", `system:node:${realNodeName}`, ["system:nodes"])}`,
       `--root-dir=${join(root, "kubelet")}`,
+      // Not derived from --root-dir; the device plugin socket under /var/lib/kubelet is compiled in (see stop()).
+      `--cert-dir=${join(root, "kubelet", "pki")}`,
       `--hostname-override=${realNodeName}`,
       `--node-ip=${network.nodeAddress}`,
     ]);
@@ -348,6 +395,7 @@ export async function startRealNode(input: RealNodeInput): Promise<RealNode> {
       bindAddress: network.nodeAddress,
       healthzBindAddress: `${network.nodeAddress}:10256`,
       metricsBindAddress: "127.0.0.1:10249",
+      oomScoreAdj: 0,
       // Zero leaves the conntrack table size and timeouts alone: they are host-wide, not per namespace.
       conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: "0s", tcpCloseWaitTimeout: "0s" },
     }));
