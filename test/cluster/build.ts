@@ -50,7 +50,7 @@ export interface BuildOptions {
   minor?: string;
 }
 
-interface BinaryTarget {
+export interface BinaryTarget {
   key: string;
   name: string;
   module: string;
@@ -89,7 +89,7 @@ export function selectedKubeMinor(): string {
 }
 
 /** The version a wrapper module's go.mod selects for `modulePath` (go.mod is the single source of versions). */
-async function moduleVersion(moduleDir: string, modulePath: string): Promise<string> {
+export async function moduleVersion(moduleDir: string, modulePath: string): Promise<string> {
   const goMod = await readFile(join(clusterDir, moduleDir, "go.mod"), "utf8");
   const escaped = modulePath.replaceAll(".", "\\.");
   const match = new RegExp(`^[ \\t]*(?:require[ \\t]+)?${escaped}[ \\t]+(v\\S+)`, "m").exec(goMod);
