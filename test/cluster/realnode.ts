@@ -16,6 +16,18 @@ import type { CertificateAuthority } from "./pki.ts";
 import { runCommand, startProcess, waitUntil, type ComponentProcess } from "./process.ts";
 
 export const realNodeName = "real-node";
+// Compiled-in paths shared by every containerd, kubelet and libcni on the host, deepest first: shim sockets, ctr's
+// fifos and the runc root of a shim that cleans up a dead task under /run/containerd, libcni's cache under
+// /var/lib/cni, kubelet's device plugin socket under /var/lib/kubelet.
+const sharedDirs = [
+  "/run/containerd/s",
+  "/run/containerd/fifo",
+  "/run/containerd/runc/k8s.io",
+  "/run/containerd/runc",
+  "/run/containerd",
+  "/var/lib/cni/results",
+  "/var/lib/cni",
+];
 const kubeletDefaultRoot = "/var/lib/kubelet";
 /** kubelet's cluster DNS answers for this domain; CoreDNS forwards nothing else anywhere. */
 const clusterDomain = "cluster.local";
@@ -229,10 +241,7 @@ export async function startRealNode(input: RealNodeInput): Promise<RealNode> {
   const socket = join(root, "containerd.sock");
   const apiServer = `https://${network.hostAddress}:${input.apiPort}`;
   const processes: ComponentProcess[] = [];
-  const preexisting = new Set(
-    ["/run/containerd/s", "/run/containerd/fifo", "/run/containerd", "/var/lib/cni/results", "/var/lib/cni", kubeletDefaultRoot]
-      .filter((path) => existsSync(path)),
-  );
+  const preexisting = new Set([...sharedDirs, kubeletDefaultRoot].filter((path) => existsSync(path)));
   const savedTunables = await Promise.all(kernelTunables.map(async (path) => [path, await readFile(path, "utf8")] as const));
   const ctr = (args: string[]) => runCommand(binaries.ctr, ["--address", socket, "--namespace", "k8s.io", ...args]);
   const wait = (what: string, check: () => Promise<boolean>) => waitUntil(what, check, { timeoutMs: input.timeoutMs, processes });
@@ -264,7 +273,9 @@ export async function startRealNode(input: RealNodeInput): Promise<RealNode> {
     const pods = await kubeJSON<PodList>(input.admin, "GET", `${input.apiServerURL}/api/v1/pods?fieldSelector=${selector}`);
     for (const pod of pods.items) {
       const url = `${input.apiServerURL}/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`;
-      await kubeJSON(input.admin, "DELETE", url, { gracePeriodSeconds: 1 }).catch(() => {});
+      // The grace period as a query parameter: Node's client frames a DELETE body in a way kube-apiserver refuses.
+      const deleted = await httpsRequest(input.admin, "DELETE", `${url}?gracePeriodSeconds=1`);
+      if (deleted.status >= 300 && deleted.status !== 404) throw new Error(`DELETE ${url}: HTTP ${deleted.status}: ${deleted.body}`);
     }
     // kubelet lets a pod object go only once its containers and sandbox are stopped (CNI DEL), its volumes unmounted
     // and its cgroup removed; the stopped containers it keeps for garbage collection are removed below.
@@ -311,10 +322,8 @@ export async function startRealNode(input: RealNodeInput): Promise<RealNode> {
       });
       await attempt(() => removeCniResults(network));
       await attempt(() => network.remove());
-      // Compiled-in paths, shared by every containerd, kubelet and libcni on the host: shim sockets and ctr's fifos
-      // under /run/containerd, kubelet's device plugin socket under /var/lib/kubelet, libcni's cache under
-      // /var/lib/cni. What this run created is removed once no other run's node is left to use it.
-      for (const dir of ["/run/containerd/s", "/run/containerd/fifo", "/run/containerd", "/var/lib/cni/results", "/var/lib/cni"]) {
+      // What this run created of the compiled-in paths; /var/lib/kubelet once no other run's node is left to use it.
+      for (const dir of sharedDirs) {
         if (!preexisting.has(dir)) await rmdir(dir).catch(() => {});
       }
       if (!preexisting.has(kubeletDefaultRoot) && (await otherNodeNamespaces(network)).length === 0) {
