@@ -1,9 +1,12 @@
 // Strongroom installed in the cluster serves the API through the aggregator: the APIService points at the Service in
 // front of the Deployment's two pods (no ExternalName, no local process), requests reach them by pod IP, and the API
-// keeps answering, with the same stored objects, after one of the two pods is deleted. Root only; the images and
+// keeps answering, with the same stored objects, after one of the two pods is deleted; and stopping leaves the host
+// clean. Root only; the images and
 // binaries missing from the cache are built first.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { ensureNodeBinaries, type NodeBinaries } from "./build.ts";
+import { hostState, type HostState } from "./hoststate.ts";
 import { startStrongroomInCluster, type InClusterStrongroom } from "./incluster.ts";
 import { kubectl } from "./kubectl.ts";
 
@@ -15,12 +18,16 @@ interface PodList {
 
 describe("Strongroom installed in the cluster", { skip: root ? false : "a real node needs root (network namespace, mounts, cgroups)" }, () => {
   let cluster: InClusterStrongroom;
+  let binaries: NodeBinaries;
+  let before_: HostState;
   const run = (args: string[], input?: string): Promise<string> => kubectl(cluster.kubeconfig, args, input);
   const strongroomPods = async (): Promise<PodList["items"]> =>
     (JSON.parse(await run(["get", "pods", "-n", "strongroom-system", "-l", "app.kubernetes.io/name=strongroom", "-o", "json"])) as PodList)
       .items;
 
   before(async () => {
+    binaries = await ensureNodeBinaries();
+    before_ = await hostState(binaries);
     const started = performance.now();
     cluster = await startStrongroomInCluster({ log: (line) => console.log(`[incluster] ${line}`) });
     console.log(`[incluster] started in ${((performance.now() - started) / 1000).toFixed(1)}s`);
@@ -65,5 +72,10 @@ describe("Strongroom installed in the cluster", { skip: root ? false : "a real n
     assert.equal(await read(), "orders");
     const names = (await strongroomPods()).map((pod) => pod.metadata.name);
     assert.ok(names.includes(survivor!.metadata.name) && !names.includes(victim!.metadata.name), names.join(", "));
+  });
+
+  it("leaves the host as it found it after stop(), Strongroom's and the Database's pods included", async () => {
+    await cluster.stop();
+    assert.deepEqual(await hostState(binaries), before_);
   });
 });
