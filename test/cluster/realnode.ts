@@ -9,6 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { stringify } from "yaml";
 import type { NodeBinaries } from "./build.ts";
 import { httpsRequest, kubeJSON, type TLSIdentity } from "./client.ts";
+import { unmountUnder } from "./images/debian.ts";
 import { renderKubeconfig } from "./kubeconfig.ts";
 import type { NodeImages } from "./nodeimages.ts";
 import { nodeNamespaceNames, type NodeNetwork } from "./nodenetwork.ts";
@@ -113,18 +114,6 @@ async function removeCgroup(root: string): Promise<void> {
       }
     }
   }
-}
-
-/** Mount points under `dir` (containers' root filesystems, volumes, pod network namespaces), deepest first. */
-async function mountsUnder(dir: string): Promise<string[]> {
-  const mountinfo = await readFile("/proc/self/mountinfo", "utf8");
-  const points = mountinfo
-    .split("\n")
-    .map((line) => line.split(" ")[4])
-    .filter((point): point is string => point !== undefined)
-    .map((point) => point.replaceAll(/\\(\d{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8))))
-    .filter((point) => point.startsWith(`${dir}/`));
-  return [...new Set(points)].sort((a, b) => b.length - a.length);
 }
 
 /** Node namespaces of other runs (nodenetwork.ts's names), which may still use the host's shared paths. */
@@ -317,9 +306,8 @@ export async function startRealNode(input: RealNodeInput): Promise<RealNode> {
         for (const pid of await processesOf(binaries.containerdShim)) process.kill(pid, "SIGKILL");
       });
       await attempt(() => removeCgroup(cgroupRoot));
-      await attempt(async () => {
-        for (const point of await mountsUnder(input.dir)) await runCommand("umount", ["--lazy", point]);
-      });
+      // Containers' root filesystems, volumes, pods' network namespaces, kubelet's own bind mount of its root.
+      await attempt(() => unmountUnder(input.dir));
       await attempt(() => removeCniResults(network));
       await attempt(() => network.remove());
       // What this run created of the compiled-in paths; /var/lib/kubelet once no other run's node is left to use it.
