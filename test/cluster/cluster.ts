@@ -5,8 +5,6 @@
 import { copyFile, mkdir, rm } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startStrongroomCluster } from "./strongroom.ts";
-import { provisionPersistentVolumes } from "./volumes.ts";
 
 const repository = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const kubeconfig = join(repository, ".strongroom", "cluster", "kubeconfig");
@@ -20,6 +18,9 @@ if (real && process.getuid?.() !== 0) {
   );
   process.exit(1);
 }
+// Imported after the check: loading them builds kubectl when it is missing.
+const { startStrongroomCluster } = await import("./strongroom.ts");
+const { provisionPersistentVolumes } = await import("./volumes.ts");
 
 const started = performance.now();
 const cluster = real
@@ -27,7 +28,7 @@ const cluster = real
   : await startStrongroomCluster({ log });
 log(`started in ${((performance.now() - started) / 1000).toFixed(1)}s`);
 // No provisioner runs here: the data volumes of Databases bind to these (each claim uses one up for good); with a
-// real node they are directories of the run on it.
+// real node they are local volumes, directories of the run on it.
 const volumes = await provisionPersistentVolumes(cluster.kubeconfig, {
   count: 30,
   ...(cluster.controlPlane.realNode
