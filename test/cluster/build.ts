@@ -1,6 +1,7 @@
 // Builds the local control plane's binaries (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
-// kwok) and the S3-compatible server of the backup tests (versitygw) with `go build` from the wrapper modules in
-// ./kube/v1.X, ./kwok and ./s3, into a cache directory outside the repository keyed by version, so a machine pays the
+// kwok), the real node's (kubelet, kube-proxy, containerd, runc, CNI plugins, CoreDNS) and the S3-compatible server of
+// the backup tests (versitygw) with `go build` from the wrapper modules in ./kube/v1.X, ./kwok, ./containerd, ./runc,
+// ./cni, ./coredns and ./s3, into a cache directory outside the repository keyed by version, so a machine pays the
 // cold build (tens of minutes on 2 cores) once and every later run reuses it.
 //
 // Each supported Kubernetes minor has its own wrapper module, ./kube/v1.X; the newest is the default and
@@ -8,7 +9,9 @@
 //
 //   node test/cluster/build.ts             builds what is missing for the selected minor and prints the paths
 //   node test/cluster/build.ts --all       the same for every supported minor
+//   node test/cluster/build.ts --real      also the real node's binaries (see realnode.ts)
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { homedir } from "node:os";
@@ -23,6 +26,21 @@ export interface ControlPlaneBinaries {
   /** kubectl of the same release, which every test drives (never a kubectl installed on the machine). */
   kubectl: string;
   kwok: string;
+}
+
+/** The real worker node's binaries (realnode.ts). The four CNI plugins share one directory, kubelet's CNI bin dir. */
+export interface NodeBinaries {
+  kubelet: string;
+  kubeProxy: string;
+  containerd: string;
+  containerdShim: string;
+  ctr: string;
+  runc: string;
+  bridge: string;
+  hostLocal: string;
+  loopback: string;
+  portmap: string;
+  coredns: string;
 }
 
 export interface BuildOptions {
@@ -40,6 +58,9 @@ export interface BinaryTarget {
   /** Cache sub-directory, e.g. `kube-v1.37.2`: a version change builds into a fresh directory. */
   versionDir: string;
   ldflags: string[];
+  /** Build tags; cgo is enabled exactly when a target has tags that need it (runc's seccomp). */
+  tags?: string[];
+  cgo?: boolean;
 }
 
 const clusterDir = dirname(fileURLToPath(import.meta.url));
@@ -74,6 +95,11 @@ export async function moduleVersion(moduleDir: string, modulePath: string): Prom
   const match = new RegExp(`^[ \\t]*(?:require[ \\t]+)?${escaped}[ \\t]+(v\\S+)`, "m").exec(goMod);
   if (!match) throw new Error(`${moduleDir}/go.mod does not require ${modulePath}`);
   return match[1];
+}
+
+/** 12 hex digits of a wrapper module file's SHA-256. */
+async function fileDigest(path: string): Promise<string> {
+  return createHash("sha256").update(await readFile(join(clusterDir, path))).digest("hex").slice(0, 12);
 }
 
 /** Version stamping as upstream's hack/lib/version.sh does; unstamped binaries report v0.0.0-master. */
@@ -115,11 +141,13 @@ function binaryPath(target: BinaryTarget): string {
 }
 
 function goBuild(target: BinaryTarget, output: string): Promise<void> {
-  const args = ["-n", "10", "go", "build", "-mod=readonly", `-ldflags=-s -w ${target.ldflags.join(" ")}`, "-o", output, target.pkg];
-  // CGO off: upstream builds these binaries statically; GOTOOLCHAIN=local fails clearly rather than fetching a toolchain.
+  const tags = target.tags ? [`-tags=${target.tags.join(",")}`] : [];
+  const args = ["-n", "10", "go", "build", "-mod=readonly", ...tags, `-ldflags=-s -w ${target.ldflags.join(" ")}`, "-o", output, target.pkg];
+  // CGO off but where a target needs it: upstream builds these binaries statically; GOTOOLCHAIN=local fails clearly
+  // rather than fetching a toolchain.
   const env = {
     ...process.env,
-    CGO_ENABLED: "0",
+    CGO_ENABLED: target.cgo ? "1" : "0",
     GOTOOLCHAIN: "local",
     GOFLAGS: "-trimpath -buildvcs=false",
     GOWORK: "off",
@@ -173,17 +201,65 @@ export async function ensureKubectl(options: BuildOptions = {}): Promise<string>
   return (await ensureTargets([await kubeTarget(options.minor ?? selectedKubeMinor(), "kubectl", "kubectl")], options)).kubectl!;
 }
 
+/** A binary of a wrapper module other than ./kube, cached under `<dirPrefix>-<version of modulePath>`. */
+async function moduleTarget(
+  module: string,
+  modulePath: string,
+  dirPrefix: string,
+  key: string,
+  name: string,
+  pkg: string,
+  extra: Partial<BinaryTarget> = {},
+): Promise<BinaryTarget> {
+  const version = await moduleVersion(module, modulePath);
+  return { key, name, module, pkg, versionDir: `${dirPrefix}-${version}`, ldflags: [], ...extra };
+}
+
+/**
+ * The real node's binaries. kubelet and kube-proxy come from the wrapper module of `kubeletMinor`, which may be older
+ * than the control plane's (kubelet may lag kube-apiserver by three minors); they are last, as they mostly link once
+ * the control plane's binaries of the same module are built.
+ */
+export async function nodeTargets(kubeletMinor: string): Promise<BinaryTarget[]> {
+  const containerd = "github.com/containerd/containerd/v2";
+  const stamp = { ldflags: [`-X ${containerd}/version.Version=${await moduleVersion("containerd", containerd)}`] };
+  const containerdTarget = (key: string, name: string) =>
+    moduleTarget("containerd", containerd, "containerd", key, name, `${containerd}/cmd/${name}`, stamp);
+  const runc = "github.com/opencontainers/runc";
+  const runcVersion = await moduleVersion("runc", runc);
+  const plugins = "github.com/containernetworking/plugins";
+  const cni = (key: string, name: string, pkg: string) =>
+    moduleTarget("cni", plugins, "cni-plugins", key, name, `${plugins}/plugins/${pkg}/${name}`);
+  return [
+    await containerdTarget("containerd", "containerd"),
+    await containerdTarget("containerdShim", "containerd-shim-runc-v2"),
+    await containerdTarget("ctr", "ctr"),
+    await moduleTarget("runc", runc, "runc", "runc", "runc", runc, {
+      cgo: true,
+      tags: ["seccomp"],
+      ldflags: [`-X main.version=${runcVersion.slice(1)}`],
+    }),
+    await cni("bridge", "bridge", "main"),
+    await cni("hostLocal", "host-local", "ipam"),
+    await cni("loopback", "loopback", "main"),
+    await cni("portmap", "portmap", "meta"),
+    // Keyed by main.go too: its plugin list is part of the binary.
+    await moduleTarget("coredns", "github.com/coredns/coredns", `coredns-${await fileDigest("coredns/main.go")}`, "coredns", "coredns", "."),
+    await kubeTarget(kubeletMinor, "kubelet", "kubelet"),
+    await kubeTarget(kubeletMinor, "kubeProxy", "kube-proxy"),
+  ];
+}
+
+/** Paths of the real node's binaries, building those not yet in the cache. */
+export async function ensureNodeBinaries(options: BuildOptions & { kubeletMinor?: string } = {}): Promise<NodeBinaries> {
+  const targets = await nodeTargets(options.kubeletMinor ?? options.minor ?? selectedKubeMinor());
+  return (await ensureTargets(targets, options)) as unknown as NodeBinaries;
+}
+
 /** The versitygw binary (an S3-compatible server over a directory), built when not yet in the cache. */
 export async function ensureS3Server(options: BuildOptions = {}): Promise<string> {
-  const version = await moduleVersion("s3", "github.com/versity/versitygw");
-  const target: BinaryTarget = {
-    key: "versitygw",
-    name: "versitygw",
-    module: "s3",
-    pkg: "github.com/versity/versitygw/cmd/versitygw",
-    versionDir: `versitygw-${version}`,
-    ldflags: [],
-  };
+  const versitygw = "github.com/versity/versitygw";
+  const target = await moduleTarget("s3", versitygw, "versitygw", "versitygw", "versitygw", `${versitygw}/cmd/versitygw`);
   return (await ensureTargets([target], options)).versitygw!;
 }
 
@@ -194,6 +270,7 @@ if (import.meta.main) {
   const binaries: Record<string, unknown> = {};
   for (const minor of minors) binaries[minor] = await ensureBinaries({ log, minor });
   binaries.versitygw = await ensureS3Server({ log });
+  if (process.argv.includes("--real")) binaries.node = await ensureNodeBinaries({ log });
   console.log(`[build] all binaries ready in ${((performance.now() - started) / 1000).toFixed(1)}s`);
   console.log(JSON.stringify(binaries, null, 2));
 }

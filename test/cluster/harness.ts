@@ -1,18 +1,23 @@
 // A real Kubernetes control plane on 127.0.0.1 for tests and `npm run cluster`: etcd, kube-apiserver (with the
 // aggregation layer's front-proxy PKI), kube-controller-manager, kube-scheduler, and kwok acting as the kubelet of a
 // few fake Nodes so pods become Running/Ready and Job pods Succeed (but for backup agents' pods, which tests run with
-// agentpods.ts). Each run has its own PKI, ports and data dir.
+// agentpods.ts). Each run has its own PKI, ports and data dir. With `realNode`, one real worker node runs beside them
+// (realnode.ts): pods scheduled there really run, and the fake nodes are tainted so that only pods that tolerate
+// `kwok.x-k8s.io/node=fake:NoSchedule` land on them.
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { ensureBinaries, type ControlPlaneBinaries } from "./build.ts";
+import { ensureBinaries, ensureNodeBinaries, type ControlPlaneBinaries } from "./build.ts";
 import { httpsRequest, kubeJSON, type TLSIdentity } from "./client.ts";
 import { renderKubeconfig } from "./kubeconfig.ts";
 import { renderKwokConfig } from "./kwokstages.ts";
+import { ensureNodeImages } from "./nodeimages.ts";
+import { createNodeNetwork, type NodeNetwork } from "./nodenetwork.ts";
 import { createCertificateAuthority, createServiceAccountKeyPair, type KeyPair } from "./pki.ts";
 import { startProcess, waitUntil, type ComponentProcess } from "./process.ts";
+import { startRealNode, type RealNode } from "./realnode.ts";
 
 export interface ControlPlaneOptions {
   /** Fake Nodes managed by kwok (default 3). */
@@ -22,6 +27,13 @@ export interface ControlPlaneOptions {
   /** Upper bound for every readiness wait (default 180 s: the machine's 2 cores are shared). */
   readyTimeoutMs?: number;
   log?: (line: string) => void;
+  /**
+   * Also start a real worker node (containerd, kubelet, kube-proxy, CoreDNS) in a network namespace of its own; root
+   * only. The aggregator then routes to Services' endpoints (pod IPs), so APIServices point at in-cluster Services.
+   */
+  realNode?: boolean;
+  /** OCI archives imported into the real node's containerd before kubelet starts. */
+  imageArchives?: string[];
 }
 
 /** Paths of this run's PKI files (PEM). */
@@ -47,6 +59,8 @@ export interface ControlPlane {
   /** The run's directory: PKI, kubeconfigs, etcd data and one log file per component under `logs/`. */
   dir: string;
   nodeNames: string[];
+  /** The real worker node, when started with `realNode`. */
+  realNode?: RealNode;
   /** CN the aggregator presents (`--requestheader-allowed-names`). */
   proxyClientName: string;
   /** The system:masters identity of `kubeconfigPath`, for the harness's own calls without kubectl. */
@@ -92,9 +106,11 @@ interface RunPki {
   controllerManager: KeyPair;
   scheduler: KeyPair;
   componentServing: KeyPair;
+  /** The apiserver's identity towards kubelets (logs, exec, port-forward). */
+  kubeletClient: KeyPair;
 }
 
-async function writePki(dir: string): Promise<RunPki> {
+async function writePki(dir: string, extraIPs: string[]): Promise<RunPki> {
   await mkdir(dir, { recursive: true });
   const ca = createCertificateAuthority("strongroom-local-ca");
   const frontProxyCa = createCertificateAuthority("strongroom-local-front-proxy-ca");
@@ -104,7 +120,7 @@ async function writePki(dir: string): Promise<RunPki> {
     commonName: "kube-apiserver",
     usage: "server",
     dnsNames: ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"],
-    ipAddresses: [loopback, kubernetesServiceIP],
+    ipAddresses: [loopback, kubernetesServiceIP, ...extraIPs],
   });
   const files: ControlPlanePki = {
     dir,
@@ -136,11 +152,14 @@ async function writePki(dir: string): Promise<RunPki> {
     // The identities bootstrap RBAC already binds, as kubeadm uses them.
     controllerManager: ca.issue({ commonName: "system:kube-controller-manager", usage: "client" }),
     scheduler: ca.issue({ commonName: "system:kube-scheduler", usage: "client" }),
+    kubeletClient: ca.issue({ commonName: "kube-apiserver-kubelet-client", organizations: ["system:masters"], usage: "client" }),
     componentServing: ca.issue({ commonName: "localhost", usage: "server", dnsNames: ["localhost"], ipAddresses: [loopback] }),
   };
 }
 
-function fakeNode(name: string): object {
+const fakeNodeTaint = { key: "kwok.x-k8s.io/node", value: "fake", effect: "NoSchedule" };
+
+function fakeNode(name: string, tainted: boolean): object {
   return {
     apiVersion: "v1",
     kind: "Node",
@@ -149,6 +168,7 @@ function fakeNode(name: string): object {
       annotations: { "node.alpha.kubernetes.io/ttl": "0", "kwok.x-k8s.io/node": "fake" },
       labels: { "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", type: "kwok" },
     },
+    ...(tainted ? { spec: { taints: [fakeNodeTaint] } } : {}),
     status: {
       // Loopback, so anything that does dial a "kubelet" (kubectl logs/exec through the apiserver) stays on this host.
       addresses: [
@@ -168,21 +188,32 @@ interface NodeList {
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const log = options.log ?? (() => {});
   const timeoutMs = options.readyTimeoutMs ?? 180_000;
+  if (options.realNode && process.getuid?.() !== 0) {
+    throw new Error("a real node needs root: it creates a network namespace, mounts and cgroups (run as root, or without --real)");
+  }
   const binaries = options.binaries ?? (await ensureBinaries({ log }));
+  const nodeBinaries = options.realNode ? await ensureNodeBinaries({ log }) : undefined;
+  const nodeImages = options.realNode ? await ensureNodeImages() : undefined;
   const dir = await mkdtemp(join(tmpdir(), "strongroom-cluster-"));
   const logDir = join(dir, "logs");
   await mkdir(logDir);
   const processes: ComponentProcess[] = [];
+  let network: NodeNetwork | undefined;
+  let realNode: RealNode | undefined;
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopped ??= (async () => {
+      // The real node first, while the apiserver still answers: its pods are deleted through the API.
+      await (realNode?.stop() ?? network?.remove());
       // Reverse start order: clients go before the apiserver, the apiserver before etcd.
       for (const component of [...processes].reverse()) await component.stop();
       await rm(dir, { recursive: true, force: true });
     })());
 
   try {
-    const pki = await writePki(join(dir, "pki"));
+    if (options.realNode) network = await createNodeNetwork();
+    // The node reaches the apiserver through the host's end of its link, so the serving cert names that address too.
+    const pki = await writePki(join(dir, "pki"), network ? [network.hostAddress] : []);
     const [etcdPort, etcdPeerPort, apiPort, controllerManagerPort, schedulerPort] = await Promise.all(
       Array.from({ length: 5 }, freePort),
     );
@@ -259,13 +290,31 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       "proxy-client-cert-file": pki.files.proxyClientCert,
       "proxy-client-key-file": pki.files.proxyClientKey,
       // Off, so APIServices may point at an ExternalName Service (127.0.0.1): routing to endpoints rejects that type.
-      "enable-aggregator-routing": false,
+      // With a real node on: the host has a route to its pods, not to the Service range kube-proxy serves inside it.
+      "enable-aggregator-routing": network !== undefined,
+      // logs, exec and port-forward: the apiserver authenticates to kubelet with a client certificate.
+      ...(network ? { "kubelet-client-certificate": await servingFile("kubelet-client.crt", pki.kubeletClient.certPem) } : {}),
+      ...(network ? { "kubelet-client-key": await servingFile("kubelet-client.key", pki.kubeletClient.keyPem) } : {}),
+      ...(network ? { "kubelet-preferred-address-types": "InternalIP" } : {}),
     }));
     await wait("kube-apiserver /readyz", healthy(`${apiServerURL}/readyz`, admin));
     log(`kube-apiserver ready after ${elapsed()}`);
 
     const nodeNames = Array.from({ length: options.nodes ?? 3 }, (_, i) => `kwok-node-${i}`);
-    for (const name of nodeNames) await kubeJSON(admin, "POST", `${apiServerURL}/api/v1/nodes`, fakeNode(name));
+    for (const name of nodeNames) await kubeJSON(admin, "POST", `${apiServerURL}/api/v1/nodes`, fakeNode(name, network !== undefined));
+    // The endpoint reconciler is off (loopback advertise address); pods reach the apiserver at the "kubernetes"
+    // Service through this slice, which kube-proxy sends to the forwarder on the host's end of the node's link.
+    if (network) {
+      await kubeJSON(admin, "POST", `${apiServerURL}/apis/discovery.k8s.io/v1/namespaces/default/endpointslices`, {
+        metadata: {
+          name: "kubernetes",
+          labels: { "kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "local-cluster.strongroom.dev" },
+        },
+        addressType: "IPv4",
+        endpoints: [{ addresses: [network.hostAddress], conditions: { ready: true } }],
+        ports: [{ name: "https", port: apiPort, protocol: "TCP" }],
+      });
+    }
 
     start("kube-controller-manager", binaries.kubeControllerManager, flags({
       kubeconfig: await kubeconfigFile("kube-controller-manager", "system:kube-controller-manager", pki.controllerManager),
@@ -307,7 +356,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         kubeconfig: await kubeconfigFile("kwok", "kubernetes-admin", pki.admin),
         // Our pod Stages: Job pods Succeed at once, except backup agents', which the tests finish (kwokstages.ts).
         config: kwokConfig,
-        "manage-all-nodes": true,
+        // The fake nodes only (they carry this annotation), never a real node's kubelet-managed pods.
+        "manage-nodes-with-annotation-selector": "kwok.x-k8s.io/node=fake",
         cidr: podCIDR,
         // Heartbeats through node Leases, as kubelets send them: without, kwok patches node status only about once a
         // minute, past the node lifecycle controller's 50 s grace period, so nodes flap NotReady and their pods are
@@ -328,6 +378,23 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       return nodeNames.every((name) => ready.some((node) => node.metadata.name === name));
     });
     log(`control plane ready after ${elapsed()}`);
+    if (network && nodeBinaries && nodeImages) {
+      realNode = await startRealNode({
+        dir,
+        logDir,
+        binaries: nodeBinaries,
+        network,
+        apiPort,
+        ca: pki.ca,
+        admin,
+        apiServerURL,
+        images: nodeImages,
+        imageArchives: options.imageArchives ?? [],
+        timeoutMs,
+        log,
+      });
+      log(`real node ready after ${elapsed()}`);
+    }
 
     return {
       apiServerURL,
@@ -335,6 +402,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       pki: pki.files,
       dir,
       nodeNames,
+      realNode,
       proxyClientName,
       admin,
       clientCertificate,

@@ -1,6 +1,6 @@
 // Child processes of the local control plane: output to a log file per component, early exits reported with the
 // log's tail, and no process outliving the Node process that started it.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -81,6 +81,16 @@ export function startProcess(name: string, command: string, args: string[], opti
       await exited;
     },
   };
+}
+
+/** Runs a short command (ip, ctr, umount …) to completion; rejects with its stderr when it fails. */
+export function runCommand(command: string, args: string[], input?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(command, args, { maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) =>
+      error ? reject(new Error(`${command} ${args.join(" ")}: ${stderr.trim() || error.message}`)) : resolve(stdout),
+    );
+    child.stdin?.end(input);
+  });
 }
 
 export interface WaitOptions {

@@ -79,6 +79,38 @@ async function writeRegistration(dir: string, port: number, caPem: string): Prom
   await writeFile(join(dir, "kustomization.yaml"), stringify(kustomization));
 }
 
+/**
+ * Waits until the aggregator serves strongroom.dev: the APIService Available, then the group in the aggregated
+ * discovery document kubectl reads first (which the aggregator refreshes on its own).
+ */
+export async function waitForStrongroomAPI(
+  controlPlane: ControlPlane,
+  wait: (what: string, check: () => Promise<boolean>) => Promise<void>,
+  log: (line: string) => void,
+): Promise<void> {
+  const apiServiceURL = `${controlPlane.apiServerURL}/apis/apiregistration.k8s.io/v1/apiservices/${apiServiceName}`;
+  let lastCondition = "";
+  await wait(`APIService ${apiServiceName} Available`, async () => {
+    const available = (await kubeJSON<APIService>(controlPlane.admin, "GET", apiServiceURL)).status?.conditions?.find(
+      (condition) => condition.type === "Available",
+    );
+    lastCondition = `${available?.reason}: ${available?.message}`;
+    return available?.status === "True";
+  }).catch((error: Error) => {
+    throw new Error(`${error.message}; last condition ${lastCondition}`);
+  });
+  log(`APIService ${apiServiceName} Available`);
+  await wait(`${groupVersion} in aggregated discovery`, async () => {
+    const response = await httpsRequest(controlPlane.admin, "GET", `${controlPlane.apiServerURL}/apis`, undefined, {
+      accept: "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+    });
+    const groups = (JSON.parse(response.body) as APIGroupDiscoveryList).items;
+    const versions = groups.find((group) => group.metadata.name === "strongroom.dev")?.versions ?? [];
+    return versions.some((version) => version.version === "v1alpha1" && (version.resources?.length ?? 0) > 0);
+  });
+  log(`${groupVersion} discoverable through kube-apiserver`);
+}
+
 /** Starts the control plane and Strongroom, and resolves once kubectl can use strongroom.dev through the aggregator. */
 export interface StrongroomClusterOptions extends ControlPlaneOptions {
   /** Run the controllers in the Strongroom process (its default); false for tests of the API alone. */
@@ -128,29 +160,7 @@ export async function startStrongroomCluster(options: StrongroomClusterOptions =
     await wait("Strongroom /readyz", async () => (await httpsRequest(direct, "GET", `${strongroomURL}/readyz`)).status === 200);
     log(`Strongroom ready after ${elapsed()}`);
 
-    const apiServiceURL = `${controlPlane.apiServerURL}/apis/apiregistration.k8s.io/v1/apiservices/${apiServiceName}`;
-    let lastCondition = "";
-    await wait(`APIService ${apiServiceName} Available`, async () => {
-      const available = (await kubeJSON<APIService>(controlPlane.admin, "GET", apiServiceURL)).status?.conditions?.find(
-        (condition) => condition.type === "Available",
-      );
-      lastCondition = `${available?.reason}: ${available?.message}`;
-      return available?.status === "True";
-    }).catch((error: Error) => {
-      throw new Error(`${error.message}; last condition ${lastCondition}`);
-    });
-    log(`APIService ${apiServiceName} Available after ${elapsed()}`);
-
-    // What kubectl reads first: the aggregated discovery document, which the aggregator refreshes on its own.
-    await wait(`${groupVersion} in aggregated discovery`, async () => {
-      const response = await httpsRequest(controlPlane.admin, "GET", `${controlPlane.apiServerURL}/apis`, undefined, {
-        accept: "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
-      });
-      const groups = (JSON.parse(response.body) as APIGroupDiscoveryList).items;
-      const versions = groups.find((group) => group.metadata.name === "strongroom.dev")?.versions ?? [];
-      return versions.some((version) => version.version === "v1alpha1" && (version.resources?.length ?? 0) > 0);
-    });
-    log(`${groupVersion} discoverable through kube-apiserver after ${elapsed()}`);
+    await waitForStrongroomAPI(controlPlane, wait, (line) => log(`${line} after ${elapsed()}`));
 
     return {
       controlPlane,

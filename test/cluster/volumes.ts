@@ -1,6 +1,8 @@
 // Statically provisioned PersistentVolumes: the local cluster has no storage provisioner, so PVCs (a StatefulSet's
 // volumeClaimTemplates, say) bind only to PVs created up front. kube-controller-manager's PV binder matches them.
 import { randomBytes } from "node:crypto";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import { kubectl } from "./kubectl.ts";
 
 export interface PersistentVolumeOptions {
@@ -9,6 +11,19 @@ export interface PersistentVolumeOptions {
   capacity?: string;
   /** Created if missing, as the default class, so claims without storageClassName bind too (default "standard"). */
   storageClassName?: string;
+  /**
+   * A real node's volumes: each PV is a local volume, a directory under `hostDir` made here, bound to `node` by node
+   * affinity so a claim's pods run where its data is. Local rather than hostPath: kubelet applies a pod's fsGroup to
+   * local volumes, so non-root engines (etcd as 65532, PostgreSQL as 999) can write them. Without, the hostPath is
+   * bookkeeping nothing mounts.
+   */
+  local?: { hostDir: string; node: string };
+}
+
+function nodeAffinity(node: string): object {
+  return {
+    required: { nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/hostname", operator: "In", values: [node] }] }] },
+  };
 }
 
 /** Creates `count` ReadWriteOnce PVs and their StorageClass; returns the PV names. */
@@ -33,11 +48,16 @@ export async function provisionPersistentVolumes(kubeconfig: string, options: Pe
       storageClassName,
       capacity: { storage: options.capacity ?? "10Gi" },
       accessModes: ["ReadWriteOnce"],
-      // Retain: no kubelet or deleter exists, and the hostPath below is bookkeeping that nothing mounts.
+      // Retain: no deleter exists; a real node's directories go with the run's directory.
       persistentVolumeReclaimPolicy: "Retain",
-      hostPath: { path: `/tmp/strongroom-pv/${name}` },
+      ...(options.local
+        ? { local: { path: join(options.local.hostDir, name) } }
+        : { hostPath: { path: `/tmp/strongroom-pv/${name}` } }),
+      ...(options.local ? { nodeAffinity: nodeAffinity(options.local.node) } : {}),
     },
   }));
+  const { local } = options;
+  if (local) await Promise.all(names.map((name) => mkdir(join(local.hostDir, name), { recursive: true })));
   const list = { apiVersion: "v1", kind: "List", items: [storageClass, ...volumes] };
   await kubectl(kubeconfig, ["apply", "-f", "-"], JSON.stringify(list));
   return names;
