@@ -7,6 +7,7 @@ import { request as httpsRequest } from 'node:https';
 import type { BackupStatus } from '../api/backup.ts';
 import { GROUP, VERSION } from '../api/meta.ts';
 import type { Progress } from './progress.ts';
+import { retry } from '../util/backoff.ts';
 
 export type StatusPatch = Partial<BackupStatus>;
 
@@ -127,13 +128,6 @@ export class ProgressThrottle {
 }
 
 /** The final report, retried with backoff: 3 attempts over about 3 seconds. */
-export async function reportFinal(reporter: StatusReporter, status: StatusPatch, attempts = 3): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await reporter.patch(status);
-    } catch (error) {
-      if (attempt >= attempts) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
-    }
-  }
+export function reportFinal(reporter: StatusReporter, status: StatusPatch, attempts = 3): Promise<void> {
+  return retry(() => reporter.patch(status), { backoff: { initialMs: 1000, jitter: 0 }, attempts });
 }

@@ -2,6 +2,7 @@
 // single watch on the backend, plus a ring of recent events. Reads at the newest revision and watches are served
 // from memory; writes and older reads go to the backend.
 import type { KubeObject } from '../api/meta.ts';
+import { Backoff, type BackoffOptions } from '../util/backoff.ts';
 import {
   StorageError,
   type ListOptions,
@@ -46,7 +47,7 @@ export interface SortedList {
 }
 
 const REPLAY_BATCH = 500;
-const RELIST_BACKOFF_MS = { initial: 200, max: 10_000 };
+const RELIST_BACKOFF: BackoffOptions = { initialMs: 200, maxMs: 10_000 };
 
 function deepFreeze(value: unknown): void {
   if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
@@ -350,13 +351,14 @@ export class WatchCache implements Storage {
   private async resync(cause: unknown): Promise<void> {
     this.onResyncError(cause);
     this.upstream = undefined;
-    for (let delay = RELIST_BACKOFF_MS.initial; !this.closed; delay = Math.min(delay * 2, RELIST_BACKOFF_MS.max)) {
+    const backoff = new Backoff(RELIST_BACKOFF);
+    while (!this.closed) {
       let list: ListResult & { keys?: unknown };
       try {
         list = await this.backend.list(this.root);
       } catch (error) {
         this.onResyncError(error);
-        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+        await new Promise((resolve) => setTimeout(resolve, backoff.next()).unref());
         continue;
       }
       if (this.closed) return;

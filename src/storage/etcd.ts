@@ -7,7 +7,6 @@
 // generated gRPC clients; requests are built here from its raw KV and Watch clients, whose responses keep what its
 // higher-level Watcher drops: compact_revision on a canceled watch, and every header's revision.
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   Etcd3,
   isRecoverableError,
@@ -21,6 +20,7 @@ import {
   type IWatchResponse,
 } from 'etcd3';
 import type { KubeObject } from '../api/meta.ts';
+import { Backoff, sleep } from '../util/backoff.ts';
 import { startCompactor, type CompactorOptions } from './compactor.ts';
 import { StorageError, type ListOptions, type StorageEvent, type Watcher } from './interface.ts';
 import { directoryPrefix, prefixEnd } from './prefix.ts';
@@ -58,6 +58,7 @@ const COMPACT_KEY = Buffer.from('compact_rev_key');
 
 /** A broken watch stream is reopened this many times in a row (with backoff, about 25 s in all) before it fails. */
 const WATCH_RETRIES = 8;
+const WATCH_RETRY_BACKOFF = { initialMs: 100, maxMs: 5_000, jitter: 0.2 };
 
 /** The object as stored: without resourceVersion, which is the key's mod_revision and known only once written. */
 function encode(obj: KubeObject): Buffer {
@@ -140,6 +141,7 @@ class EtcdWatch implements Watcher {
   private cursor: number;
   private stream: IDuplexStream<IWatchRequest, IWatchResponse> | undefined;
   private retries = 0;
+  private readonly retryBackoff = new Backoff(WATCH_RETRY_BACKOFF);
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -198,6 +200,7 @@ class EtcdWatch implements Watcher {
     }
     if (response.created) {
       this.retries = 0;
+      this.retryBackoff.reset();
       return;
     }
     // Progress notifications (no events) only move the store's revision (see `header`): etcd before 3.5.8 could send
@@ -221,7 +224,7 @@ class EtcdWatch implements Watcher {
       this.fail(new StorageError('Unavailable', this.name, `the etcd watch keeps breaking: ${String(error)}`));
       return;
     }
-    this.retryTimer = setTimeout(() => void this.open(), Math.min(100 * 2 ** (this.retries - 1), 5_000));
+    this.retryTimer = setTimeout(() => void this.open(), this.retryBackoff.next());
     this.retryTimer.unref();
   }
 
@@ -450,7 +453,9 @@ export class EtcdStorage implements FallibleWatchStorage {
 
   private async start(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    for (let delay = 200; ; delay = Math.min(delay * 2, 5_000)) {
+    const backoff = new Backoff({ initialMs: 200, maxMs: 5_000, jitter: 0.2 });
+    for (;;) {
+      const delay = backoff.next();
       try {
         await this.followCompactions();
         return;

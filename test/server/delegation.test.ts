@@ -200,7 +200,7 @@ describe('SubjectAccessReview attributes', () => {
 });
 
 describe('calls to kube-apiserver', () => {
-  const quick = { initialMs: 1, factor: 1, jitter: 0, steps: 3 };
+  const quick = { backoff: { initialMs: 1, factor: 1, jitter: 0 }, attempts: 3 };
   const failing = (errors: unknown[]) => {
     let calls = 0;
     return {
@@ -289,7 +289,10 @@ function binding(namespace: string, roleName: string, subject: { kind: string; n
 }
 const list = (items: object[]) => JSON.stringify({ apiVersion: 'v1', kind: 'List', items });
 
-/** What apiservice/ grants Strongroom's service account: review delegation, the ConfigMap, namespaces. */
+/**
+ * What apiservice/ grants Strongroom's service account: review delegation, the ConfigMap, namespaces, and the
+ * cluster's admission configuration (policies, bindings and webhooks), which readiness waits for too.
+ */
 function serverRBAC(user: string) {
   const subjects = [{ apiGroup: RBAC, kind: 'User', name: user }];
   return list([
@@ -305,7 +308,14 @@ function serverRBAC(user: string) {
       apiVersion: `${RBAC}/v1`,
       kind: 'ClusterRole',
       metadata: { name: `${user}:namespaces` },
-      rules: [{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] }],
+      rules: [
+        { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] },
+        {
+          apiGroups: ['admissionregistration.k8s.io'],
+          resources: ['validatingadmissionpolicies', 'validatingadmissionpolicybindings', 'mutatingwebhookconfigurations', 'validatingwebhookconfigurations'],
+          verbs: ['get', 'list', 'watch'],
+        },
+      ],
     },
     {
       apiVersion: `${RBAC}/v1`,

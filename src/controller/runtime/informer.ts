@@ -14,7 +14,7 @@
 //   pages.
 import pino, { type Logger } from 'pino';
 import type { KubeList, KubeObject } from '../../api/meta.ts';
-import { Backoff, sleep, type BackoffOptions } from './backoff.ts';
+import { Backoff, sleep, type BackoffOptions } from '../../util/backoff.ts';
 import { ObjectCache } from './cache.ts';
 import { isStatusError, statusError, type KubeClient, type Query, type WatchEvent } from './client.ts';
 import { apiVersionOf, resourcePath, resourceTypes, type ResourceType } from './kinds.ts';

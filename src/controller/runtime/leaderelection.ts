@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
 import type { KubeObject } from '../../api/meta.ts';
-import { sleep } from './backoff.ts';
+import { sleep } from '../../util/backoff.ts';
 import { isStatusError, type KubeClient } from './client.ts';
 import { resourcePath, resourceTypes } from './kinds.ts';
 

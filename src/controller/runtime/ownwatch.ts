@@ -4,7 +4,7 @@
 import pino, { type Logger } from 'pino';
 import type { KubeObject } from '../../api/meta.ts';
 import { StorageError, type Storage, type Watcher } from '../../storage/interface.ts';
-import { Backoff, sleep, type BackoffOptions } from './backoff.ts';
+import { Backoff, sleep, type BackoffOptions } from '../../util/backoff.ts';
 import { ObjectCache } from './cache.ts';
 
 export interface StoreInformerOptions {

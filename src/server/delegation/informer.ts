@@ -4,6 +4,7 @@
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { describeError } from './kubeapi.ts';
+import { Backoff, type BackoffOptions } from '../../util/backoff.ts';
 
 export interface InformerOptions<T extends KubernetesObject> {
   /** Names the informer in log lines. */
@@ -17,7 +18,7 @@ export interface InformerOptions<T extends KubernetesObject> {
 }
 
 /** First and longest delay before restarting after a failure: ListWatch's own reconnect delays. */
-const RESTART_BACKOFF_MS = { initial: 1000, max: 30_000 };
+const RESTART_BACKOFF: BackoffOptions = { initialMs: 1000, maxMs: 30_000 };
 
 export interface Informer<T> {
   get(name: string, namespace?: string): T | undefined;
@@ -29,16 +30,15 @@ export interface Informer<T> {
 }
 
 export function startInformer<T extends KubernetesObject>(kubeConfig: KubeConfig, options: InformerOptions<T>): Informer<T> {
-  const { initial, max } = RESTART_BACKOFF_MS;
+  const backoff = new Backoff(RESTART_BACKOFF);
   const logger = options.logger.child({ informer: options.name });
-  let delay = 0;
   let restart: NodeJS.Timeout | undefined;
   let stopped = false;
   let synced = false;
 
   const list = async () => {
     const result = await options.list();
-    delay = 0; // the cluster answers again: the next failure starts the backoff afresh
+    backoff.reset(); // the cluster answers again: the next failure starts the backoff afresh
     return result;
   };
   const listWatch = new ListWatch<T>(options.path, new Watch(kubeConfig), list, false, undefined, options.fieldSelector);
@@ -48,7 +48,7 @@ export function startInformer<T extends KubernetesObject>(kubeConfig: KubeConfig
   const failed = (error: unknown) => {
     // Stopping aborts the watch, which ListWatch reports as an error too.
     if (stopped) return;
-    delay = delay === 0 ? initial : Math.min(delay * 2, max);
+    const delay = backoff.next();
     logger.warn({ error: describeError(error), retryInMs: delay }, 'list/watch failed; restarting');
     clearTimeout(restart);
     restart = setTimeout(run, delay);

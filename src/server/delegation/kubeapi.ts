@@ -1,6 +1,7 @@
 // How Strongroom calls kube-apiserver for delegation (reviews, namespace lookups): a deadline on every call, the
 // retries k8s.io/apiserver's webhook clients make on transient failures, and errors that read well in a log line.
 import { ApiException, Observable, type ConfigurationOptions, type RequestContext, type ResponseContext } from '@kubernetes/client-node';
+import { retry, type RetryOptions } from '../../util/backoff.ts';
 
 /** k8s.io/apiserver's delegated authentication and authorization client timeout. */
 export const CALL_TIMEOUT_MS = 10_000;
@@ -21,30 +22,12 @@ export function withTimeout(ms: number = CALL_TIMEOUT_MS): ConfigurationOptions 
   };
 }
 
-export interface Backoff {
-  initialMs: number;
-  factor: number;
-  /** Each delay is stretched by up to this fraction, so replicas do not retry in lockstep. */
-  jitter: number;
-  /** Attempts in all, the first included. */
-  steps: number;
-}
-
-/** `DefaultAuthWebhookRetryBackoff` of k8s.io/apiserver: 500 ms × 1.5, five attempts. */
-export const WEBHOOK_RETRY_BACKOFF: Backoff = { initialMs: 500, factor: 1.5, jitter: 0.2, steps: 5 };
+/** `DefaultAuthWebhookRetryBackoff` of k8s.io/apiserver: 500 ms × 1.5, five attempts, 20 % jitter. */
+export const WEBHOOK_RETRY: Omit<RetryOptions, 'retryable'> = { backoff: { initialMs: 500, factor: 1.5, jitter: 0.2 }, attempts: 5 };
 
 /** Calls `call` until it succeeds, fails for good, or the attempts run out; the last error is thrown. */
-export async function retryTransient<T>(call: () => Promise<T>, backoff: Backoff = WEBHOOK_RETRY_BACKOFF): Promise<T> {
-  let delay = backoff.initialMs;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      if (attempt >= backoff.steps || !isTransient(error)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, delay * (1 + Math.random() * backoff.jitter)));
-      delay *= backoff.factor;
-    }
-  }
+export function retryTransient<T>(call: () => Promise<T>, options: Omit<RetryOptions, 'retryable'> = WEBHOOK_RETRY): Promise<T> {
+  return retry(call, { ...options, retryable: isTransient });
 }
 
 /**
