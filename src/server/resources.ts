@@ -15,9 +15,9 @@ import type { ResourceStore, WriteOptions, WriteResult } from '../registry/store
 import { getScale, patchScale, runAction, updateScale } from '../registry/subresources.ts';
 import { parseIncludeObject } from '../registry/table.ts';
 import type { WatchSettings } from '../registry/watch.ts';
-import { parseBody, readBody } from './body.ts';
+import { decodeBody, readBody } from './body.ts';
 import type { Metrics } from './metrics.ts';
-import { bodyFormat, negotiateOutput, patchType, type Representation } from './negotiation.ts';
+import { bodyFormat, negotiateOutput, patchType, type PatchType, type Representation } from './negotiation.ts';
 import { renderList, renderObject, serialize } from './render.ts';
 import type { ResourceRequestInfo } from './requestinfo.ts';
 import { serveWatch } from './watchstream.ts';
@@ -63,8 +63,7 @@ export async function handleResource(ctx: Context, info: ResourceRequestInfo, de
       if (!action) throw pathNotFound(info.path);
       if (info.verb !== 'create') throw methodNotAllowed(info.verb, store.qualified);
       const target = deps.registry.store(action.creates)!;
-      const raw = await readBody(ctx.req);
-      const body = parseBody(raw, bodyFormat(ctx.get('Content-Type')));
+      const body = await objectBody(ctx);
       const result = await runAction(store, target, action, ns, name, body, writeOptions(ctx, query), deps.registry.lookup);
       return respondWrite(ctx, target, query, result, 201);
     }
@@ -87,15 +86,13 @@ async function handleCollection(ctx: Context, info: ResourceRequestInfo, store: 
       return serveWatch(ctx.res, store, ns, options, rep, parseIncludeObject(query.get('includeObject')), deps.watch, deps.metrics);
     }
     case 'create': {
-      const raw = await readBody(ctx.req);
-      const body = parseBody(raw, bodyFormat(ctx.get('Content-Type')));
+      const body = await objectBody(ctx);
       if (body === undefined) throw badRequest('the body of the request is empty');
       const result = await store.create(ns, body, writeOptions(ctx, query));
       return respondWrite(ctx, store, query, result, 201);
     }
     case 'deletecollection': {
-      const raw = await readBody(ctx.req);
-      const deleteOptions = parseDeleteOptions(parseBody(raw, 'json'), query);
+      const deleteOptions = parseDeleteOptions(await deleteOptionsBody(ctx), query);
       const list = await store.deleteCollection(ns, parseListOptions(query), deleteOptions);
       const rep = negotiateOutput(ctx.get('Accept'), 'list');
       return send(ctx, 200, renderList(store.def, list, rep, 'Metadata'), rep);
@@ -107,8 +104,7 @@ async function handleCollection(ctx: Context, info: ResourceRequestInfo, store: 
 
 async function handleItem(ctx: Context, info: ResourceRequestInfo, store: ResourceStore, query: URLSearchParams, ns: string | undefined, name: string) {
   if (info.verb === 'delete') {
-    const raw = await readBody(ctx.req);
-    const options = parseDeleteOptions(parseBody(raw, 'json'), query);
+    const options = parseDeleteOptions(await deleteOptionsBody(ctx), query);
     const { status, body } = await store.delete(ns, name, options);
     const rep = negotiateOutput(ctx.get('Accept'), 'item');
     const rendered = body.kind === 'Status' ? body : renderObject(store.def, body as KubeObject, rep, 'Metadata');
@@ -133,16 +129,14 @@ async function handleStatusOrItem(
       return send(ctx, 200, renderObject(store.def, obj, rep, parseIncludeObject(query.get('includeObject'))), rep);
     }
     case 'update': {
-      const raw = await readBody(ctx.req);
-      const body = parseBody(raw, bodyFormat(ctx.get('Content-Type')));
+      const body = await objectBody(ctx);
       if (body === undefined) throw badRequest('the body of the request is empty');
       const result = await store.update(ns, name, body, subresource, writeOptions(ctx, query));
       return respondWrite(ctx, store, query, result, 200);
     }
     case 'patch': {
       const kind = patchType(ctx.get('Content-Type'));
-      const raw = await readBody(ctx.req);
-      const patch = parseBody(raw, kind === 'apply' ? 'yaml' : 'json');
+      const patch = await patchBody(ctx, kind);
       if (patch === undefined) throw badRequest('the body of the request is empty');
       const force = parseForce(query, kind);
       const options = writeOptions(ctx, query, kind === 'apply');
@@ -160,14 +154,14 @@ async function handleScale(ctx: Context, info: ResourceRequestInfo, store: Resou
     case 'get':
       return send(ctx, 200, await getScale(store, ns, name), rep);
     case 'update': {
-      const body = parseBody(await readBody(ctx.req), bodyFormat(ctx.get('Content-Type')));
+      const body = await objectBody(ctx);
       const { scale, result } = await updateScale(store, ns, name, body, writeOptions(ctx, query));
       setWarnings(ctx, result.warnings);
       return send(ctx, 200, scale, rep);
     }
     case 'patch': {
       const kind = patchType(ctx.get('Content-Type'));
-      const patch = parseBody(await readBody(ctx.req), 'json');
+      const patch = await patchBody(ctx, kind);
       const { scale, result } = await patchScale(store, ns, name, kind, patch, writeOptions(ctx, query));
       setWarnings(ctx, result.warnings);
       return send(ctx, 200, scale, rep);
@@ -175,6 +169,27 @@ async function handleScale(ctx: Context, info: ResourceRequestInfo, store: Resou
     default:
       throw methodNotAllowed(info.verb, store.qualified);
   }
+}
+
+/** A create, update or action body, in the format its Content-Type names (415 for any other). */
+async function objectBody(ctx: Context): Promise<unknown> {
+  const format = bodyFormat(ctx.get('Content-Type'));
+  return decodeBody(await readBody(ctx.req), format);
+}
+
+/** Apply patches are YAML (or JSON, which the YAML decoder takes as it is); the other patch types JSON. */
+async function patchBody(ctx: Context, kind: PatchType): Promise<unknown> {
+  return decodeBody(await readBody(ctx.req), kind === 'apply' ? 'yaml' : 'json');
+}
+
+/**
+ * DeleteOptions are optional: an empty body needs no Content-Type, one with content is refused with 415 in a format
+ * we cannot read, as kube-apiserver does — client-go sends CBOR first and falls back to JSON on exactly that answer.
+ */
+async function deleteOptionsBody(ctx: Context): Promise<unknown> {
+  const raw = await readBody(ctx.req);
+  if (raw.length === 0) return undefined;
+  return decodeBody(raw, bodyFormat(ctx.get('Content-Type')));
 }
 
 function parseForce(query: URLSearchParams, kind: string): boolean {
