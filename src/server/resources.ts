@@ -13,13 +13,14 @@ import {
 import type { Registry } from '../registry/registry.ts';
 import type { ResourceStore, WriteOptions, WriteResult } from '../registry/store.ts';
 import { getScale, patchScale, runAction, updateScale } from '../registry/subresources.ts';
-import { parseIncludeObject } from '../registry/table.ts';
+import { parseIncludeObject, type IncludeObject } from '../registry/table.ts';
 import type { WatchSettings } from '../registry/watch.ts';
 import { decodeBody, readBody } from './body.ts';
 import type { Metrics } from './metrics.ts';
 import { bodyFormat, negotiateOutput, patchType, type PatchType, type Representation } from './negotiation.ts';
 import { renderList, renderObject, serialize } from './render.ts';
 import type { ResourceRequestInfo } from './requestinfo.ts';
+import { warningHeaders } from './warnings.ts';
 import { serveWatch } from './watchstream.ts';
 
 export interface ResourceHandlerDeps {
@@ -63,9 +64,10 @@ export async function handleResource(ctx: Context, info: ResourceRequestInfo, de
       if (!action) throw pathNotFound(info.path);
       if (info.verb !== 'create') throw methodNotAllowed(info.verb, store.qualified);
       const target = deps.registry.store(action.creates)!;
+      const output = writeOutput(ctx, query);
       const body = await objectBody(ctx);
       const result = await runAction(store, target, action, ns, name, body, writeOptions(ctx, query), deps.registry.lookup);
-      return respondWrite(ctx, target, query, result, 201);
+      return respondWrite(ctx, target, output, result, 201);
     }
   }
 }
@@ -86,15 +88,16 @@ async function handleCollection(ctx: Context, info: ResourceRequestInfo, store: 
       return serveWatch(ctx.res, store, ns, options, rep, parseIncludeObject(query.get('includeObject')), deps.watch, deps.metrics);
     }
     case 'create': {
+      const output = writeOutput(ctx, query);
       const body = await objectBody(ctx);
       if (body === undefined) throw badRequest('the body of the request is empty');
       const result = await store.create(ns, body, writeOptions(ctx, query));
-      return respondWrite(ctx, store, query, result, 201);
+      return respondWrite(ctx, store, output, result, 201);
     }
     case 'deletecollection': {
+      const rep = negotiateOutput(ctx.get('Accept'), 'list');
       const deleteOptions = parseDeleteOptions(await deleteOptionsBody(ctx), query);
       const list = await store.deleteCollection(ns, parseListOptions(query), deleteOptions);
-      const rep = negotiateOutput(ctx.get('Accept'), 'list');
       return send(ctx, 200, renderList(store.def, list, rep, 'Metadata'), rep);
     }
     default:
@@ -104,9 +107,9 @@ async function handleCollection(ctx: Context, info: ResourceRequestInfo, store: 
 
 async function handleItem(ctx: Context, info: ResourceRequestInfo, store: ResourceStore, query: URLSearchParams, ns: string | undefined, name: string) {
   if (info.verb === 'delete') {
+    const rep = negotiateOutput(ctx.get('Accept'), 'item');
     const options = parseDeleteOptions(await deleteOptionsBody(ctx), query);
     const { status, body } = await store.delete(ns, name, options);
-    const rep = negotiateOutput(ctx.get('Accept'), 'item');
     const rendered = body.kind === 'Status' ? body : renderObject(store.def, body as KubeObject, rep, 'Metadata');
     return send(ctx, status, rendered, rep);
   }
@@ -129,19 +132,21 @@ async function handleStatusOrItem(
       return send(ctx, 200, renderObject(store.def, obj, rep, parseIncludeObject(query.get('includeObject'))), rep);
     }
     case 'update': {
+      const output = writeOutput(ctx, query);
       const body = await objectBody(ctx);
       if (body === undefined) throw badRequest('the body of the request is empty');
       const result = await store.update(ns, name, body, subresource, writeOptions(ctx, query));
-      return respondWrite(ctx, store, query, result, 200);
+      return respondWrite(ctx, store, output, result, 200);
     }
     case 'patch': {
       const kind = patchType(ctx.get('Content-Type'));
+      const output = writeOutput(ctx, query);
       const patch = await patchBody(ctx, kind);
       if (patch === undefined) throw badRequest('the body of the request is empty');
       const force = parseForce(query, kind);
       const options = writeOptions(ctx, query, kind === 'apply');
       const result = await store.patch(ns, name, kind, patch, subresource, { ...options, force });
-      return respondWrite(ctx, store, query, result, result.created ? 201 : 200);
+      return respondWrite(ctx, store, output, result, result.created ? 201 : 200);
     }
     default:
       throw methodNotAllowed(info.verb, store.qualified);
@@ -208,14 +213,26 @@ function writeOptions(ctx: Context, query: URLSearchParams, isApply = false): Wr
   };
 }
 
-function respondWrite(ctx: Context, store: ResourceStore, query: URLSearchParams, result: WriteResult, code: number): void {
+interface WriteOutput {
+  rep: Representation;
+  includeObject: IncludeObject;
+}
+
+/**
+ * How a write's answer is to be rendered, settled before the write: once it is committed, nothing about the request
+ * may fail any more (a 406 then would make the client retry a write that happened).
+ */
+function writeOutput(ctx: Context, query: URLSearchParams): WriteOutput {
+  return { rep: negotiateOutput(ctx.get('Accept'), 'item'), includeObject: parseIncludeObject(query.get('includeObject')) };
+}
+
+function respondWrite(ctx: Context, store: ResourceStore, output: WriteOutput, result: WriteResult, code: number): void {
   setWarnings(ctx, result.warnings);
-  const rep = negotiateOutput(ctx.get('Accept'), 'item');
-  send(ctx, code, renderObject(store.def, result.object, rep, parseIncludeObject(query.get('includeObject'))), rep);
+  send(ctx, code, renderObject(store.def, result.object, output.rep, output.includeObject), output.rep);
 }
 
 function setWarnings(ctx: Context, warnings: string[]): void {
-  for (const w of new Set(warnings)) ctx.append('Warning', `299 - "${w.replace(/["\\]/g, '\\$&')}"`);
+  for (const value of warningHeaders(warnings)) ctx.append('Warning', value);
 }
 
 function send(ctx: Context, status: number, value: unknown, rep: Representation): void {
