@@ -43,9 +43,22 @@ function statusFor(err: NodeJS.ErrnoException): StatusError {
   }
 }
 
+/** How much more of a refused request is read, and for how long, before the connection is dropped. */
+const LINGER_BYTES = 256 * 1024;
+const LINGER_MS = 500;
+
 function writeStatus(socket: Duplex, status: StatusError): void {
   const body = JSON.stringify(status.toStatus());
   socket.once('error', () => socket.destroy());
+  // A client still sending (the rest of its oversized headers) would get a reset on closing, and lose the answer
+  // with it; Go's server lingers the same way (closeWriteAndWait) before it closes.
+  let lingered = 0;
+  socket.on('data', (chunk: Buffer) => {
+    lingered += chunk.length;
+    if (lingered > LINGER_BYTES) socket.destroy();
+  });
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
+  socket.resume();
   socket.end(
     `HTTP/1.1 ${status.code} ${REASON_PHRASES[status.code] ?? 'Error'}\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

@@ -239,5 +239,7 @@ function send(ctx: Context, status: number, value: unknown, rep: Representation)
   const { contentType, body } = serialize(value, rep);
   ctx.status = status;
   ctx.type = contentType;
-  ctx.body = body;
+  // Node writes the head in one piece with a string body, encoding both as UTF-8, which would encode the UTF-8
+  // bytes of a Warning a second time; with a Buffer body the head goes out byte for byte.
+  ctx.body = typeof body === 'string' && ctx.response.get('Warning') ? Buffer.from(body) : body;
 }

@@ -1,10 +1,11 @@
-// Decodes YAML request bodies in a worker thread. The yaml library needs seconds for a few MiB (kube-apiserver's
+// Decodes YAML request bodies in a child process. The yaml library needs seconds for a few MiB (kube-apiserver's
 // decoder well under one), and a whole second for a single request would stall every other one, /livez included.
-// Each body gets its own short-lived worker: a pathological document costs that thread alone, the time it may take
-// is bounded by a deadline, and its memory goes back when the thread ends instead of staying in the server's heap.
-import { Worker } from 'node:worker_threads';
+// Each body gets its own short-lived process: a pathological document costs that process alone, the time it may take
+// is bounded by a deadline, and its memory goes back to the system when it exits. (Worker threads return their V8
+// heap, but the C heap they grew stays with the server: a few YAML bodies of 200,000 nodes left it 500 MiB larger.)
+import { fork } from 'node:child_process';
 import { badRequest, tooLarge } from '../api/errors.ts';
-import type { YamlBounds, YamlOutcome } from './yaml.worker.ts';
+import type { YamlBounds, YamlOutcome } from './yaml.decoder.ts';
 
 /** Nodes (scalars, collections, aliases) a YAML body may have; about a third of what 3 MiB can hold. */
 export const MAX_YAML_NODES = 500_000;
@@ -13,7 +14,12 @@ const DEADLINE_MS = 30_000;
 /** YAML bodies decoded at once; more wait, so a flood of them costs two cores' time at most. */
 const CONCURRENCY = 2;
 
-const WORKER = new URL('./yaml.worker.ts', import.meta.url);
+const DECODER = new URL('./yaml.decoder.ts', import.meta.url);
+/**
+ * The library recurses once per level of nesting, about a kilobyte of stack each: 4 MiB leave room for the deepest
+ * body decodeBody lets through, and stay well under the 8 MiB main-thread stacks the system gives processes.
+ */
+const DECODER_FLAGS = ['--stack-size=4000', '--max-old-space-size=1024'];
 let running = 0;
 const waiting: Array<() => void> = [];
 
@@ -22,27 +28,26 @@ export async function decodeYaml(text: string, maxDepth: number): Promise<string
   if (running >= CONCURRENCY) await new Promise<void>((resolve) => waiting.push(resolve));
   running++;
   try {
-    return await inWorker({ text, maxDepth, maxNodes: MAX_YAML_NODES });
+    return await inChildProcess({ text, maxDepth, maxNodes: MAX_YAML_NODES });
   } finally {
     running--;
     waiting.shift()?.();
   }
 }
 
-function inWorker(input: YamlBounds & { text: string }): Promise<string> {
+function inChildProcess(input: YamlBounds & { text: string }): Promise<string> {
   return new Promise((resolve, reject) => {
-    // The library recurses once per level of nesting, about a kilobyte of stack each: room for maxDepth levels.
-    const worker = new Worker(WORKER, { workerData: input, resourceLimits: { stackSizeMb: 32, maxOldGenerationSizeMb: 1024 } });
+    const child = fork(DECODER, [], { execArgv: DECODER_FLAGS, stdio: ['ignore', 'ignore', 'ignore', 'ipc'], serialization: 'advanced' });
     let settled = false;
     const settle = (outcome: () => void) => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
-      void worker.terminate();
+      child.kill('SIGKILL');
       outcome();
     };
     const deadline = setTimeout(() => settle(() => reject(tooComplex(`it was not decoded within ${DEADLINE_MS / 1000}s`))), DEADLINE_MS);
-    worker.once('message', (outcome: YamlOutcome) =>
+    child.once('message', (outcome: YamlOutcome) =>
       settle(() => {
         if ('json' in outcome) resolve(outcome.json);
         else if (outcome.beyond === 'nodes') reject(tooComplex(outcome.error));
@@ -50,10 +55,10 @@ function inWorker(input: YamlBounds & { text: string }): Promise<string> {
         else reject(new Error(outcome.error));
       }),
     );
-    worker.once('error', (err: NodeJS.ErrnoException) =>
-      settle(() => reject(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? tooComplex('decoding it ran out of memory') : err)),
-    );
-    worker.once('exit', () => settle(() => reject(new Error('the YAML decoder stopped unexpectedly'))));
+    child.once('error', (err) => settle(() => reject(err)));
+    // Out of memory or stack: V8 ends the process.
+    child.once('exit', (code, signal) => settle(() => reject(tooComplex(`the decoder ended (${signal ?? `exit code ${code}`})`))));
+    child.send(input);
   });
 }
 

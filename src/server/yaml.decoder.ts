@@ -1,5 +1,5 @@
-// The worker side of yaml.ts: bounds the document with one cheap pass of the lexer, then composes it and answers JSON.
-import { parentPort, workerData } from 'node:worker_threads';
+// The child process of yaml.ts: bounds the document with one cheap pass of the lexer, then composes it and answers
+// JSON, once, and exits.
 import { CST, Lexer, parse } from 'yaml';
 
 export interface YamlBounds {
@@ -74,4 +74,6 @@ function decode({ text, ...bounds }: YamlBounds & { text: string }): YamlOutcome
   }
 }
 
-if (parentPort) parentPort.postMessage(decode(workerData as YamlBounds & { text: string }));
+process.once('message', (input: YamlBounds & { text: string }) => {
+  process.send!(decode(input), () => process.exit(0));
+});
