@@ -2,78 +2,34 @@
 // request gets a Kubernetes Status with the code kube-apiserver answers — never a 500, never a stalled event loop —
 // and a bounded flood of all of them at once, with a probe measuring how long /livez waited, ends in a summary.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { connect, type TLSSocket } from 'node:tls';
 import pino from 'pino';
-import { startServer, type RunningServer } from '../../src/server/server.ts';
-import { DB_PATH, database } from '../support/server.ts';
+import type { RunningServer } from '../../src/server/server.ts';
+import { DB_PATH, database, startTestServer, type Response as Answer, type TestServer } from '../support/server.ts';
 
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  json: any;
-}
 
+let t: TestServer;
 let server: RunningServer;
-let dataDir: string;
 const logLines: string[] = [];
 
 before(async () => {
-  dataDir = mkdtempSync(join(tmpdir(), 'strongroom-hostile-'));
   const capture = new Writable({
     write(chunk: Buffer, _encoding, done) {
       logLines.push(chunk.toString('utf8'));
       done();
     },
   });
-  server = await startServer({ bindAddress: '127.0.0.1', port: 0, dataDir, logger: pino({ level: 'info' }, capture) });
+  t = await startTestServer({ logger: pino({ level: 'info' }, capture) });
+  server = t.server;
 });
 
-after(async () => {
-  await server.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+after(() => t.stop());
 
 function call(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Answer> {
-  const url = new URL(server.url);
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      {
-        host: url.hostname,
-        port: url.port,
-        method,
-        path,
-        agent: false,
-        ca: server.caPem,
-        cert: server.adminCertPem,
-        key: server.adminKeyPem,
-        headers: { ...(body === undefined ? {} : { 'Content-Length': String(Buffer.byteLength(body)) }), ...headers },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let json: unknown;
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-        });
-      },
-    );
-    req.on('error', reject);
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
+  return t.request(method, path, { body, headers });
 }
 
 /** A TLS connection with the admin certificate, for what an HTTP client library would not send. */

@@ -42,7 +42,7 @@ export interface WatchStream {
 }
 
 export async function startTestServer(
-  options: { dataDir?: string; bookmarkIntervalMs?: number; history?: ServerConfig['history']; etcd?: ServerConfig['etcd'] } = {},
+  options: { dataDir?: string; bookmarkIntervalMs?: number; history?: ServerConfig['history']; etcd?: ServerConfig['etcd']; logger?: ServerConfig['logger'] } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'strongroom-test-'));
   const server = await startServer({
@@ -52,7 +52,7 @@ export async function startTestServer(
     bookmarkIntervalMs: options.bookmarkIntervalMs,
     history: options.history,
     etcd: options.etcd,
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
   });
   const tls = (init?: RequestInit): RequestOptions => ({
     ca: server.caPem,
