@@ -15,7 +15,7 @@ export type YamlOutcome = { json: string } | { error: string; beyond?: 'nodes' |
  * entries; depth as the open flow collections plus the block indentation levels and indicators of the current
  * line — an upper bound of the real nesting, which is what matters before composing.
  */
-export function exceedsBounds(text: string, { maxDepth, maxNodes }: YamlBounds): { error: string; beyond: 'nodes' | 'depth' } | undefined {
+function exceedsBounds(text: string, { maxDepth, maxNodes }: YamlBounds): { error: string; beyond: 'nodes' | 'depth' } | undefined {
   let nodes = 0;
   let flowDepth = 0;
   const indents: number[] = [];
