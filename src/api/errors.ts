@@ -58,6 +58,9 @@ export const pathNotFound = (path: string) => new StatusError(404, 'NotFound', `
 export const methodNotAllowed = (verb: string, r: QualifiedResource) =>
   new StatusError(405, 'MethodNotAllowed', `${verb} is not supported on resources of kind "${qualified(r)}"`);
 
+/** apimachinery's generic 405, for a method the API has no verb for (OPTIONS, CONNECT, an unknown token). */
+export const methodNotSupported = () => new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
+
 export const notAcceptable = (accepted: string[]) =>
   new StatusError(406, 'NotAcceptable', `only the following media types are accepted: ${accepted.join(', ')}`);
 

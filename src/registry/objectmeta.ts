@@ -2,6 +2,7 @@
 // apiextensions-apiserver does for custom resources), then validated as apimachinery's ValidateObjectMetaAccessor and
 // ValidateObjectMetaAccessorUpdate — with the same field paths and messages, since clients print them verbatim.
 import type { FieldError, ObjectMeta, OwnerReference } from '../api/meta.ts';
+import { badRequest } from '../api/errors.ts';
 import { fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, fieldTooLong } from '../api/field.ts';
 import { validateFieldManager } from './options.ts';
 import { byteLength, isDNS1123Label, isDNS1123Subdomain, isLabelValue, isQualifiedName, isRFC3339Time } from './validation.ts';
@@ -66,28 +67,36 @@ const managedFieldsEntry = struct({
   subresource: string,
 });
 
-const OBJECT_META_FIELDS: Record<string, Decoder> = {
-  name: string,
-  generateName: string,
-  namespace: string,
-  uid: string,
-  resourceVersion: string,
-  generation: integer,
-  creationTimestamp: time,
-  deletionTimestamp: time,
-  deletionGracePeriodSeconds: integer,
-  labels: stringMap,
-  annotations: stringMap,
-  finalizers: stringArray,
-  ownerReferences: arrayOf(ownerReference),
-  managedFields: arrayOf(managedFieldsEntry),
+/** Each field's decoder, and its Go type for the error message. */
+const OBJECT_META_FIELDS: Record<string, [Decoder, string]> = {
+  name: [string, 'string'],
+  generateName: [string, 'string'],
+  namespace: [string, 'string'],
+  uid: [string, 'types.UID'],
+  resourceVersion: [string, 'string'],
+  generation: [integer, 'int64'],
+  creationTimestamp: [time, 'v1.Time'],
+  deletionTimestamp: [time, 'v1.Time'],
+  deletionGracePeriodSeconds: [integer, 'int64'],
+  labels: [stringMap, 'map[string]string'],
+  annotations: [stringMap, 'map[string]string'],
+  finalizers: [stringArray, '[]string'],
+  ownerReferences: [arrayOf(ownerReference), '[]v1.OwnerReference'],
+  managedFields: [arrayOf(managedFieldsEntry), '[]v1.ManagedFieldsEntry'],
 };
 
+function jsonType(value: unknown): string {
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'boolean') return 'bool';
+  return typeof value;
+}
+
 /**
- * The `metadata` of a request body as Go would decode it into ObjectMeta: each top-level field of the wrong type is
- * dropped whole (silently, as for custom resources), unknown fields are dropped and returned as paths
- * (`metadata.foo`, `metadata.ownerReferences[0].bar`) for fieldValidation Warn/Strict. selfLink is known but never
- * kept, as the server clears it anyway.
+ * The `metadata` of a request body as Go would decode it into ObjectMeta: a field of the wrong type (`labels: []`)
+ * is a 400 in every fieldValidation mode, as kube-apiserver's request decoder refuses it for custom resources (only
+ * its storage decoder drops such fields); unknown fields are dropped and returned as paths (`metadata.foo`,
+ * `metadata.ownerReferences[0].bar`) for fieldValidation Warn/Strict. selfLink is known but never kept, as the server
+ * clears it anyway.
  */
 export function coerceObjectMeta(metadata: unknown): { metadata: ObjectMeta; unknownFields: string[] } {
   const out: Record<string, unknown> = {};
@@ -95,18 +104,16 @@ export function coerceObjectMeta(metadata: unknown): { metadata: ObjectMeta; unk
   if (isObject(metadata)) {
     for (const [key, value] of Object.entries(metadata)) {
       if (key === 'selfLink') continue;
-      const decode = Object.hasOwn(OBJECT_META_FIELDS, key) ? OBJECT_META_FIELDS[key] : undefined;
-      if (!decode) {
+      const field = Object.hasOwn(OBJECT_META_FIELDS, key) ? OBJECT_META_FIELDS[key] : undefined;
+      if (!field) {
         unknownFields.push(`metadata.${key}`);
         continue;
       }
       if (value === null) continue;
-      const fieldUnknowns: string[] = [];
-      const decoded = decode(value, `metadata.${key}`, fieldUnknowns);
-      // A malformed field is dropped whole, and with it whatever unknown members it had.
-      if (decoded === INVALID) continue;
+      const [decode, goType] = field;
+      const decoded = decode(value, `metadata.${key}`, unknownFields);
+      if (decoded === INVALID) throw badRequest(`json: cannot unmarshal ${jsonType(value)} into Go struct field ObjectMeta.${key} of type ${goType}`);
       out[key] = decoded;
-      unknownFields.push(...fieldUnknowns);
     }
   }
   return { metadata: out as ObjectMeta, unknownFields: unknownFields.sort() };

@@ -4,7 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import Koa, { type Context, type Next } from 'koa';
 import type { Logger } from 'pino';
 import { aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, discoveryETag } from '../api/discovery.ts';
-import { StatusError, forbidden, internalError, pathNotFound, serviceUnavailable, unauthorized } from '../api/errors.ts';
+import { StatusError, forbidden, internalError, methodNotSupported, pathNotFound, serviceUnavailable, unauthorized } from '../api/errors.ts';
 import { GROUP, VERSION } from '../api/meta.ts';
 import { openAPIV2, openAPIV3, openAPIV3Root } from '../api/openapi.ts';
 import type { Registry } from '../registry/registry.ts';
@@ -39,6 +39,8 @@ interface State {
 }
 
 const HEALTH_PATH = /^\/(healthz|livez|readyz)(\/[^/]+)?\/?$/;
+/** The methods of the Kubernetes API; OPTIONS, TRACE, WebDAV's and the like get 405, as from kube-apiserver. */
+const SERVED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
 const DISCOVERY_V2 = 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList';
 
 /** Serialized once: discovery and OpenAPI documents only change with the code. */
@@ -111,6 +113,7 @@ export function createApp(deps: AppDeps): Koa<State> {
     const match = HEALTH_PATH.exec(ctx.path);
     if (!match || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
     const result = await deps.health.serve(ctx.path, new URLSearchParams(ctx.querystring));
+    if (!result) return next();
     ctx.status = result.status;
     ctx.type = 'text/plain; charset=utf-8';
     ctx.set('X-Content-Type-Options', 'nosniff');
@@ -162,6 +165,7 @@ export function createApp(deps: AppDeps): Koa<State> {
       if (!deps.isReady()) throw serviceUnavailable('the server is starting and its storage is not loaded yet');
       return handleResource(ctx, info, { registry: deps.registry, group: GROUP, version: VERSION, watch: deps.watch, metrics: deps.metrics });
     }
+    if (!SERVED_METHODS.has(ctx.method)) throw methodNotSupported();
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw pathNotFound(ctx.path);
     const path = ctx.path.replace(/\/+$/, '') || '/';
     switch (path) {

@@ -4,6 +4,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { TLSSocket } from 'node:tls';
+import forge from 'node-forge';
 import { unauthorized } from '../api/errors.ts';
 import { certificateSubject, parseCertificateBundle } from './pki.ts';
 
@@ -115,46 +116,93 @@ function peerVerifier(): (req: IncomingMessage, roots: X509Certificate[]) => Ver
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const ANY_EXTENDED_KEY_USAGE = '2.5.29.37.0';
 const MAX_CHAIN_LENGTH = 8;
+/** Bounds the signature checks one handshake's certificates can cost, as Go's chain builder does (100). */
+const MAX_SIGNATURE_CHECKS = 100;
 
 /**
- * The chain from the peer's certificate to one of `roots`, through intermediates the peer sent; throws when there is
- * none, or when a certificate on it is out of date or restricted to other uses than client authentication. Mirrors
- * Go's `x509.Verify` with `ExtKeyUsageClientAuth`, which k8s.io/apiserver uses for both client CAs.
+ * The chain from the peer's certificate to one of `roots`, built from the certificates the peer presented; throws
+ * when there is none, or when every chain has a certificate that is out of date, restricted to other uses than
+ * client authentication, or beyond its CA's path length. Mirrors Go's `x509.Verify` with `ExtKeyUsageClientAuth`,
+ * which k8s.io/apiserver uses for both client CAs: every candidate chain is tried, not only the first one found.
  */
 export function verifyClientCertificate(peer: X509Certificate[], roots: X509Certificate[], now: Date): X509Certificate[] {
   const [leaf, ...intermediates] = peer;
   if (!leaf) throw new Error('x509: no client certificate');
-  const chain = chainToRoot(leaf, intermediates, roots);
-  if (!chain) throw new Error(`x509: certificate signed by unknown authority (subject ${oneLine(leaf)})`);
-  for (const cert of chain) {
+  const chains = candidateChains(leaf, intermediates, roots);
+  if (chains.length === 0) throw new Error(`x509: certificate signed by unknown authority (subject ${oneLine(leaf)})`);
+  let firstProblem: string | undefined;
+  for (const chain of chains) {
+    const problem = chainProblem(chain, now);
+    if (problem === undefined) return chain;
+    firstProblem ??= problem;
+  }
+  throw new Error(firstProblem);
+}
+
+/** What disqualifies a chain (leaf first, root last) whose signatures hold, or undefined. */
+function chainProblem(chain: X509Certificate[], now: Date): string | undefined {
+  for (const [position, cert] of chain.entries()) {
     if (now < cert.validFromDate || now > cert.validToDate) {
-      throw new Error(`x509: certificate has expired or is not yet valid: ${oneLine(cert)} is valid from ${cert.validFrom} to ${cert.validTo}`);
+      return `x509: certificate has expired or is not yet valid: ${oneLine(cert)} is valid from ${cert.validFrom} to ${cert.validTo}`;
     }
     // Node calls the *extended* key usage list `keyUsage`; undefined means unrestricted.
     const usages = cert.keyUsage as string[] | undefined;
     if (usages && !usages.includes(CLIENT_AUTH) && !usages.includes(ANY_EXTENDED_KEY_USAGE)) {
-      throw new Error(`x509: certificate specifies an incompatible key usage: ${oneLine(cert)}`);
+      return `x509: certificate specifies an incompatible key usage: ${oneLine(cert)}`;
     }
-  }
-  return chain;
-}
-
-function chainToRoot(leaf: X509Certificate, intermediates: X509Certificate[], roots: X509Certificate[]): X509Certificate[] | undefined {
-  const chain = [leaf];
-  while (chain.length < MAX_CHAIN_LENGTH) {
-    const current = chain.at(-1)!;
-    const root = roots.find((candidate) => signedBy(current, candidate));
-    if (root) return [...chain, root];
-    const next = intermediates.find((candidate) => candidate.ca && !chain.includes(candidate) && signedBy(current, candidate));
-    if (!next) return undefined;
-    chain.push(next);
+    // A CA's pathLenConstraint counts the intermediates below it.
+    const maxPathLength = position > 0 ? pathLengthConstraint(cert) : undefined;
+    if (maxPathLength !== undefined && position - 1 > maxPathLength) {
+      return `x509: too many intermediates for path length constraint: ${oneLine(cert)} allows ${maxPathLength}`;
+    }
   }
   return undefined;
 }
 
-/** Name match and key identifiers (checkIssued, which also demands keyCertSign if the issuer has key usages), then the signature. */
-function signedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
-  return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+/**
+ * Every chain from `leaf` to a root, depth first, through the CA certificates among `intermediates`: an issuer
+ * matches by name and key identifiers (checkIssued, which also demands keyCertSign when the issuer states key usages)
+ * and its signature verifies. A certificate of the bundle is a root even when the peer sent it too.
+ */
+function candidateChains(leaf: X509Certificate, intermediates: X509Certificate[], roots: X509Certificate[]): X509Certificate[][] {
+  const chains: X509Certificate[][] = [];
+  let signatureChecks = 0;
+  const signedBy = (cert: X509Certificate, issuer: X509Certificate) => {
+    if (!cert.checkIssued(issuer) || signatureChecks >= MAX_SIGNATURE_CHECKS) return false;
+    signatureChecks++;
+    return cert.verify(issuer.publicKey);
+  };
+  const isRoot = (cert: X509Certificate) => roots.some((root) => root.fingerprint256 === cert.fingerprint256);
+  const extend = (chain: X509Certificate[]) => {
+    const current = chain.at(-1)!;
+    for (const root of roots) if (signedBy(current, root)) chains.push([...chain, root]);
+    if (chain.length + 1 >= MAX_CHAIN_LENGTH) return;
+    for (const next of intermediates) {
+      if (!next.ca || isRoot(next) || chain.some((seen) => seen.fingerprint256 === next.fingerprint256)) continue;
+      if (signedBy(current, next)) extend([...chain, next]);
+    }
+  };
+  extend([leaf]);
+  return chains;
+}
+
+const BASIC_CONSTRAINTS = '2.5.29.19';
+
+/** The pathLenConstraint of a certificate's basicConstraints, which Node's X509Certificate does not expose. */
+function pathLengthConstraint(cert: X509Certificate): number | undefined {
+  const { asn1, util } = forge;
+  const certificate = asn1.fromDer(util.createBuffer(cert.raw.toString('binary')));
+  const tbs = (certificate.value as forge.asn1.Asn1[])[0]!;
+  const tagged = (tbs.value as forge.asn1.Asn1[]).find((field) => field.tagClass === asn1.Class.CONTEXT_SPECIFIC && field.type === 3);
+  const extensions = ((tagged?.value as forge.asn1.Asn1[] | undefined)?.[0]?.value ?? []) as forge.asn1.Asn1[];
+  for (const extension of extensions) {
+    const parts = extension.value as forge.asn1.Asn1[];
+    if (asn1.derToOid(parts[0]!.value as string) !== BASIC_CONSTRAINTS) continue;
+    const constraints = asn1.fromDer(parts.at(-1)!.value as string).value as forge.asn1.Asn1[];
+    const pathLength = constraints.find((field) => field.type === asn1.Type.INTEGER);
+    return pathLength === undefined ? undefined : Number.parseInt(util.bytesToHex(pathLength.value as string) || '0', 16);
+  }
+  return undefined;
 }
 
 function oneLine(cert: X509Certificate): string {
@@ -162,10 +210,9 @@ function oneLine(cert: X509Certificate): string {
 }
 
 /**
- * The peer's certificate and the intermediates Node exposes, leaf first. Node 24 links the intermediates a client sent
- * as `issuerCertificate` only when OpenSSL's own verification against the server's `ca` list failed (seen in a scratch
- * experiment); a chain it did verify shows the leaf alone. Certificates signed directly by a CA in the bundle (front-proxy and client certificates
- * of kubeadm, kind and k3s) or by an intermediate that is itself in the bundle verify either way.
+ * The peer's certificate and the certificates it presented with it, leaf first. Node links what the client sent as
+ * `issuerCertificate` only when OpenSSL's own verification of the handshake failed; tls.ts makes sure it always
+ * fails (see CHAIN_EXPOSING_CRL), so the chain a client sends is here whichever CA it leads to.
  */
 function peerCertificateChain(socket: TLSSocket): X509Certificate[] | undefined {
   const leaf = socket.getPeerX509Certificate();

@@ -66,16 +66,17 @@ export class HealthChecks {
 
   /**
    * Answers `/<endpoint>`, `/<endpoint>?verbose`, `?exclude=<check>` (repeatable) and `/<endpoint>/<check>`; other
-   * paths get upstream's mux 404.
+   * paths (an unknown check, `/healthz/..`) are not health paths: undefined, for the API's 404 Status, as
+   * kube-apiserver registers each check's path exactly and answers the rest with its NotFound handler.
    */
-  async serve(path: string, query: URLSearchParams): Promise<HealthResponse> {
+  async serve(path: string, query: URLSearchParams): Promise<HealthResponse | undefined> {
     const match = HEALTH_PATH.exec(path);
-    if (!match) return NOT_FOUND;
+    if (!match) return undefined;
     const endpoint = match[1] as HealthEndpoint;
     const checks = this.#checksOf(endpoint);
     if (match[2] !== undefined) {
       const single = checks.find((c) => c.name === match[2]);
-      if (!single) return NOT_FOUND;
+      if (!single) return undefined;
       // Upstream prints the reason here; it withholds it on the root path because that one is public. Ours are all
       // public (kubelet probes, DEFAULT_ALWAYS_ALLOW_PATHS), so the reason only goes to onFailure.
       const reason = await this.#run(endpoint, single);
@@ -136,7 +137,6 @@ export class HealthChecks {
 }
 
 const SHUTDOWN = 'shutdown';
-const NOT_FOUND: HealthResponse = { status: 404, body: '404 page not found\n' };
 
 /** Starts a flush when none is pending and fails while one has been pending too long, or when the last one failed. */
 function logCheck(flush: (() => Promise<void>) | undefined, now: () => number): HealthCheck {

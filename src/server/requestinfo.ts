@@ -1,6 +1,7 @@
 // Parses a request's path and method once into the attributes every later stage uses (as k8s.io/apiserver's
 // RequestInfoFactory): authorization, routing, metrics and audit all read the same RequestInfo.
 
+import { badRequest } from '../api/errors.ts';
 import { parseFieldSelector, requiredName } from '../registry/fields.ts';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
@@ -38,7 +39,7 @@ export function parseRequestInfo(method: string, path: string, query: URLSearchP
   const parts = path.split('/').filter((p) => p !== '');
   const nonResource: NonResourceRequestInfo = { isResourceRequest: false, path, verb: method.toLowerCase() };
   if (parts[0] !== 'apis' || parts.length < 4) return nonResource;
-  const [, apiGroup, apiVersion, ...rest] = parts.map(decodeURIComponent) as [string, string, string, ...string[]];
+  const [, apiGroup, apiVersion, ...rest] = parts.map(decodeSegment) as [string, string, string, ...string[]];
   let namespace: string | undefined;
   // `namespaces/<ns>` is a namespace scope only when something follows; `namespaces` alone would be a resource.
   if (rest[0] === 'namespaces' && rest.length >= 3) {
@@ -66,6 +67,15 @@ export function parseRequestInfo(method: string, path: string, query: URLSearchP
   let objectName = name;
   if ((verb === 'list' || verb === 'watch') && !objectName) objectName = nameFromFieldSelector(query.get('fieldSelector'));
   return { isResourceRequest: true, path, verb, apiGroup, apiVersion, namespace, resource, subresource, name: objectName };
+}
+
+/** A malformed escape (`%ZZ`) is the client's error: Go's URL parser refuses it with 400 before any handler runs. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw badRequest(`invalid URL escape in the path segment ${JSON.stringify(segment)}`);
+  }
 }
 
 function isTrue(value: string | null): boolean {

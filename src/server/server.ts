@@ -26,6 +26,7 @@ import { HealthChecks } from './health.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
 import { Metrics } from './metrics.ts';
 import { ensureStandalonePKI } from './pki.ts';
+import { answerUnparsedRequests, MAX_HEADER_BYTES } from './protocol.ts';
 import { loadServingOptions, watchCertificates } from './tls.ts';
 
 export interface ServerConfig {
@@ -165,7 +166,8 @@ export async function startServer(config: ServerConfig): Promise<RunningServer> 
     version: { gitVersion: STRONGROOM_VERSION },
   });
 
-  const server: Server = createServer(withClientCAs(serving.options, delegation?.clientCAs() ?? []), app.callback());
+  const server: Server = createServer({ ...withClientCAs(serving.options, delegation?.clientCAs() ?? []), maxHeaderSize: MAX_HEADER_BYTES }, app.callback());
+  answerUnparsedRequests(server);
   // Watches are long-lived; Node's own request timeouts only bound receiving the request.
   server.keepAliveTimeout = 65_000;
   const stopWatchingCerts = watchCertificates(server, [certFile, keyFile, ...clientCAFiles], secureContext);

@@ -36,6 +36,7 @@ export function loadServingOptions(files: ServingFiles): ServingTLS {
       cert: readFileSync(files.certFile, 'utf8'),
       key: readFileSync(files.keyFile, 'utf8'),
       minVersion: 'TLSv1.2',
+      crl: CHAIN_EXPOSING_CRL,
       ...(cas.length > 0 ? { ca: cas } : {}),
     };
     createSecureContext(context); // throws on a key that does not match the certificate, before anything changes
@@ -48,6 +49,21 @@ export function loadServingOptions(files: ServingFiles): ServingTLS {
     reload: read,
   };
 }
+
+/**
+ * An empty CRL from an issuer no certificate has. Its only effect is to switch on OpenSSL's CRL checks, which then
+ * fail for every chain for want of a CRL: the handshake goes on (rejectUnauthorized is false), and Node exposes the
+ * certificates the client presented, which it hides when OpenSSL verified them itself. The authenticators verify the
+ * chain against their own CA bundle; without this a client certificate issued by an intermediate, sent along in the
+ * handshake, could never be verified. (`openssl ca -gencrl`, issuer CN=strongroom-chain-exposure, valid until 2126.)
+ */
+const CHAIN_EXPOSING_CRL = `-----BEGIN X509 CRL-----
+MIG9MGUCAQEwCgYIKoZIzj0EAwIwJDEiMCAGA1UEAwwZc3Ryb25ncm9vbS1jaGFp
+bi1leHBvc3VyZRcNMjYxMjA3MTYwNjMwWhgPMjEyNjExMTMxNjA2MzBaoA4wDDAK
+BgNVHRQEAwIBATAKBggqhkjOPQQDAgNIADBFAiEArjENhmzmXNaJ3P9GvM4H3jz1
+LfwiCVO1BJonw9sEJ1cCIAuyDuuZUxVWoGFLHGkd9XS6p6uTyWrDHF7x4EVj8/of
+-----END X509 CRL-----
+`;
 
 export interface WatchOptions {
   /** Waits for a burst of writes (certificate, then key) to settle. Default 200 ms. */

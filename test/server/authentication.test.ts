@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { OutgoingHttpHeaders } from 'node:http';
 import { createServer, request, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import forge from 'node-forge';
 import type { TLSSocket } from 'node:tls';
 import { StatusError } from '../../src/api/errors.ts';
 import {
@@ -16,6 +20,7 @@ import {
   type UserInfo,
 } from '../../src/server/authentication.ts';
 import { createCA, issueClientCert, issueServingCert, type CertKeyPair } from '../../src/server/pki.ts';
+import { loadServingOptions } from '../../src/server/tls.ts';
 
 /** What the test server saw: the authenticator's outcome and any identity headers left on the request. */
 interface Outcome {
@@ -333,5 +338,121 @@ describe('verifyClientCertificate', () => {
       () => verifyClientCertificate([new X509Certificate(admin.certPem)], roots.slice(0, 2), new Date()),
       /signed by unknown authority/,
     );
+  });
+});
+
+describe('client certificates from an intermediate of the client CA, over the server TLS settings', () => {
+  let dir: string;
+  let tlsServer: Server;
+  let clientRoot: CertKeyPair;
+  let clientIntermediate: CertKeyPair;
+  let dave: CertKeyPair;
+  before(async () => {
+    clientRoot = await createCA('client-root');
+    clientIntermediate = await createCA('client-intermediate', clientRoot);
+    dave = await issueClientCert(clientIntermediate, { commonName: 'dave', organizations: ['team-d'] });
+    const serving = await issueServingCert(servingCA, { dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'] });
+    dir = mkdtempSync(join(tmpdir(), 'strongroom-auth-'));
+    writeFileSync(join(dir, 'tls.crt'), serving.certPem);
+    writeFileSync(join(dir, 'tls.key'), serving.keyPem);
+    writeFileSync(join(dir, 'ca.crt'), clientRoot.certPem);
+    // The root is in the TLS ca list, so OpenSSL's own verification would succeed and hide the intermediate.
+    const tls = loadServingOptions({ certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), clientCAFiles: [join(dir, 'ca.crt')] });
+    const x509 = chainAuthenticators([x509Authenticator({ ca: () => tls.clientCAs() })]);
+    tlsServer = createServer(tls.options, async (req, res) => {
+      let outcome: unknown;
+      try {
+        outcome = { user: await x509.authenticate(req) };
+      } catch (error) {
+        outcome = { error: (error as Error).cause instanceof Error ? ((error as Error).cause as Error).message : String(error) };
+      }
+      res.end(JSON.stringify(outcome));
+    });
+    await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+  });
+  after(() => {
+    tlsServer.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const callTLS = (cert: CertKeyPair, maxVersion: 'TLSv1.2' | 'TLSv1.3') =>
+    new Promise<{ user?: UserInfo; error?: string }>((resolve, reject) => {
+      const { port } = tlsServer.address() as AddressInfo;
+      const req = request({ host: '127.0.0.1', port, path: '/', ca: servingCA.certPem, agent: false, cert: cert.certPem, key: cert.keyPem, maxVersion }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk));
+        res.on('end', () => resolve(JSON.parse(body)));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
+    it(`accepts the intermediate sent in the handshake (${version})`, async () => {
+      const outcome = await callTLS({ certPem: dave.certPem + clientIntermediate.certPem, keyPem: dave.keyPem }, version);
+      assert.deepEqual(outcome.user, { name: 'dave', groups: ['team-d', 'system:authenticated'], extra: {} });
+    });
+  }
+
+  it('still refuses the leaf without its intermediate, and certificates of other CAs', async () => {
+    assert.match((await callTLS(dave, 'TLSv1.3')).error ?? '', /unknown authority/);
+    assert.match((await callTLS(stranger, 'TLSv1.3')).error ?? '', /unknown authority/);
+    assert.equal((await callTLS(admin, 'TLSv1.3')).user, undefined);
+  });
+});
+
+describe('verifyClientCertificate as Go x509.Verify', () => {
+  /** A CA whose basicConstraints carry pathLenConstraint (the project's own CAs never set one). */
+  function constrainedCA(pathLenConstraint: number): CertKeyPair {
+    const keys = forge.pki.rsa.generateKeyPair(1024);
+    const cert = forge.pki.createCertificate();
+    cert.publicKey = keys.publicKey;
+    cert.serialNumber = '4d';
+    cert.validity.notBefore = new Date(Date.now() - DAY_MS);
+    cert.validity.notAfter = new Date(Date.now() + DAY_MS);
+    const subject = [{ name: 'commonName', value: 'constrained-root' }];
+    cert.setSubject(subject);
+    cert.setIssuer(subject);
+    cert.setExtensions([
+      { name: 'basicConstraints', cA: true, pathLenConstraint, critical: true },
+      { name: 'keyUsage', keyCertSign: true, digitalSignature: true, critical: true },
+      { name: 'subjectKeyIdentifier' },
+    ]);
+    cert.sign(keys.privateKey, forge.md.sha256.create());
+    return { certPem: forge.pki.certificateToPem(cert), keyPem: forge.pki.privateKeyToPem(keys.privateKey) };
+  }
+
+  it('honours a CA path length constraint', async () => {
+    const x509 = (p: CertKeyPair) => new X509Certificate(p.certPem);
+    const noIntermediates = constrainedCA(0);
+    const direct = await issueClientCert(noIntermediates, { commonName: 'direct', organizations: [] });
+    assert.equal(verifyClientCertificate([x509(direct)], [x509(noIntermediates)], new Date()).length, 2);
+    const between = await createCA('between', noIntermediates);
+    const below = await issueClientCert(between, { commonName: 'below', organizations: [] });
+    assert.throws(() => verifyClientCertificate([x509(below), x509(between)], [x509(noIntermediates)], new Date()), /path length constraint/);
+    const oneIntermediate = constrainedCA(1);
+    const between1 = await createCA('between', oneIntermediate);
+    const below1 = await issueClientCert(between1, { commonName: 'below', organizations: [] });
+    assert.equal(verifyClientCertificate([x509(below1), x509(between1)], [x509(oneIntermediate)], new Date()).length, 3);
+  });
+
+  it('tries every chain: an intermediate for servers only does not hide a valid one', async () => {
+    const root = await createCA('two-paths-root');
+    const good = await createCA('two-paths-intermediate', root);
+    const leaf = await issueClientCert(good, { commonName: 'erin', organizations: [] });
+    // The same name and key as `good`, restricted to serverAuth: a chain through it fails the key usage check.
+    const restricted = forge.pki.certificateFromPem(good.certPem);
+    restricted.setExtensions([
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', keyCertSign: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      { name: 'subjectKeyIdentifier' },
+    ]);
+    restricted.serialNumber = '5e';
+    restricted.sign(forge.pki.privateKeyFromPem(root.keyPem), forge.md.sha256.create());
+    const [x509Leaf, x509Restricted, x509Good, x509Root] = [leaf.certPem, forge.pki.certificateToPem(restricted), good.certPem, root.certPem].map((pem) => new X509Certificate(pem));
+    assert.throws(() => verifyClientCertificate([x509Leaf!, x509Restricted!], [x509Root!], new Date()), /incompatible key usage/);
+    const chain = verifyClientCertificate([x509Leaf!, x509Restricted!, x509Good!], [x509Root!], new Date());
+    assert.equal(chain[1]!.fingerprint256, x509Good!.fingerprint256);
   });
 });

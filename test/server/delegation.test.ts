@@ -593,7 +593,7 @@ describe('cluster mode against a real control plane', () => {
   it('is not ready and cannot authorize while it may not read the cluster, and recovers once it may', async () => {
     const health = new HealthChecks();
     const delegation = startDelegation(loadClusterConfig(await cluster.writeKubeconfig('latecomer'))!, { logger: silent, health });
-    const readyz = () => health.serve('/readyz', new URLSearchParams('verbose'));
+    const readyz = async () => (await health.serve('/readyz', new URLSearchParams('verbose')))!;
     const attrs: RequestAttributes = {
       user: { name: 'bob', groups: ['system:authenticated'], extra: {} },
       verb: 'list',

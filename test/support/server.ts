@@ -49,6 +49,7 @@ export async function startTestServer(
     history?: ServerConfig['history'];
     etcd?: ServerConfig['etcd'];
     admission?: Partial<AdmissionChain>;
+    logger?: ServerConfig['logger'];
   } = {},
 ): Promise<TestServer> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'strongroom-test-'));
@@ -60,7 +61,7 @@ export async function startTestServer(
     history: options.history,
     etcd: options.etcd,
     admission: options.admission,
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
   });
   const tls = (init?: RequestInit): RequestOptions => ({
     ca: server.caPem,
