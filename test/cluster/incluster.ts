@@ -39,6 +39,8 @@ function imageCatalog(images: Record<ImageName, BuiltImage>): object {
   return {
     engines: {
       postgres: { "17": images["postgres-17"].ref, "15": images["postgres-15"].ref },
+      // Debian has one Redis 7 (7.0): the local cluster runs it for every 7.x version, which share the protocol and
+      // the RDB format; a production catalog names an image per version.
       redis: { "7": images.redis.ref },
       etcd: { "3.6": images["etcd-3.6"].ref, "3.5": images["etcd-3.5"].ref },
     },

@@ -169,9 +169,10 @@ async function recipes(): Promise<Record<ImageName, ImageRecipe>> {
   const all: Record<string, ImageRecipe> = {
     "postgres-15": postgres(15, "bookworm"),
     "postgres-17": postgres(17, "trixie"),
+    // Bookworm's Redis 7.0, not trixie's 8.0: the engine runs the 6.2 to 7.4 line, and 8 is a major it does not claim.
     redis: {
       repository: "redis",
-      suite: "trixie",
+      suite: "bookworm",
       packages: { packages: ["redis-server", "redis-tools"], users: [{ name: "redis", uid: 999, home: "/var/lib/redis" }] },
       run: { env: { PATH: DEFAULT_PATH }, user: "999:999", cmd: ["redis-server"] },
       version: (versions) => upstreamVersion(versions, "redis-server"),
