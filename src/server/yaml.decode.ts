@@ -1,5 +1,5 @@
-// The child process of yaml.ts: bounds the document with one cheap pass of the lexer, then composes it and answers
-// JSON, once, and exits.
+// YAML to JSON within bounds: one cheap pass of the lexer refuses a document beyond them before it is composed. Run
+// in the server for small bodies and in yaml.child.ts for the rest (see yaml.ts).
 import { CST, Lexer, parse } from 'yaml';
 
 export interface YamlBounds {
@@ -63,7 +63,7 @@ function exceedsBounds(text: string, { maxDepth, maxNodes }: YamlBounds): { erro
   return undefined;
 }
 
-function decode({ text, ...bounds }: YamlBounds & { text: string }): YamlOutcome {
+export function decode({ text, ...bounds }: YamlBounds & { text: string }): YamlOutcome {
   const beyond = exceedsBounds(text, bounds);
   if (beyond) return beyond;
   try {
@@ -73,7 +73,3 @@ function decode({ text, ...bounds }: YamlBounds & { text: string }): YamlOutcome
     return { error: (err as Error).message };
   }
 }
-
-process.once('message', (input: YamlBounds & { text: string }) => {
-  process.send!(decode(input), () => process.exit(0));
-});
